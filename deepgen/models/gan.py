@@ -1,0 +1,50 @@
+"""DCGAN sized for 28×28 MNIST (slide "GAN"). One checkpoint holds G and D."""
+import torch
+import torch.nn as nn
+
+from .base import DeepgenModel
+
+
+def generator(z_dim, width):
+    """z → 7×7 → 14×14 → 28×28, pixel intensities in [0, 1]."""
+    return nn.Sequential(
+        nn.Linear(z_dim, 2 * width * 49, bias=False), nn.BatchNorm1d(2 * width * 49), nn.ReLU(),
+        nn.Unflatten(1, (2 * width, 7, 7)),
+        nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+        nn.ConvTranspose2d(width, 1, 4, 2, 1), nn.Sigmoid(),
+    )
+
+
+class Discriminator(nn.Module):
+    """28×28 → 14×14 → 7×7 → one logit; `features` is the last hidden layer (used by VAE-GAN)."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
+        )
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * 49, 1))
+
+    def features(self, x):
+        return self.body(x)
+
+    def forward(self, x):
+        """Logit of D(x) = P(x is real)."""
+        return self.head(self.body(x)).squeeze(1)
+
+
+class GAN(DeepgenModel):
+    kind = "gan"
+
+    def __init__(self, z_dim: int = 64, width: int = 32):
+        super().__init__()
+        self.z_dim = z_dim
+        self.generator = generator(z_dim, width)
+        self.discriminator = Discriminator(width)
+
+    def forward(self, z):
+        return self.generator(z)
+
+    def sample(self, n, generator=None, device="cpu"):
+        return self.generator(torch.randn(n, self.z_dim, generator=generator, device=device))

@@ -1,0 +1,1 @@
+"""Command-line faces of deepgen: `python -m train MODEL` and `python -m train.evaluate`."""
