@@ -60,7 +60,7 @@ def build_model(name, latent_dim=None, loss="arcface", margin=None, scale=None, 
     if name == "ae":
         return Autoencoder(latent_dim or 16)
     if name == "vae":
-        return VAE(latent_dim or 32)
+        return VAE(latent_dim or 32, hidden=512)
     if name == "vae2d":
         return VAE(latent_dim or 2, hidden=512)
     if name == "cvae":
@@ -117,7 +117,20 @@ class ClassifierTrainer(Trainer):
         return logs
 
 
-class AutoencoderTrainer(Trainer):
+class AnnealedTrainer(Trainer):
+    """Adam with the learning rate annealed to zero along a cosine over the whole run."""
+
+    def __init__(self, model, lr, total_steps):
+        super().__init__(model, lr, total_steps)
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, total_steps)
+
+    def step(self, x, y):
+        logs = super().step(x, y)
+        self.sched.step()
+        return logs
+
+
+class AutoencoderTrainer(AnnealedTrainer):
     def loss(self, x, y):
         logits = self.model(x)
         loss = L.bernoulli_nll(x, logits).mean()
@@ -129,7 +142,7 @@ class AutoencoderTrainer(Trainer):
         return grid(torch.cat([x[:8], torch.sigmoid(self.model(x[:8]))]), nrow=8)
 
 
-class VAETrainer(Trainer):
+class VAETrainer(AnnealedTrainer):
     def forward(self, x, y):
         return self.model(x)
 

@@ -1,0 +1,139 @@
+"""Evaluate a checkpoint on the MNIST test set: one function per model kind, each returning
+the dict that goes into the checkpoint's metrics.json."""
+import torch
+import torch.nn.functional as F
+
+from . import losses as L
+from . import metrics as M
+from .data import mnist_tensors
+
+
+def batched(fn, x, batch_size=1000):
+    with torch.no_grad():
+        return torch.cat([fn(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+class Judge:
+    """The bundled classifier, used to score generated digits (FID features, classifier score)."""
+
+    def __init__(self, classifier):
+        self.classifier = classifier.eval()
+
+    def features(self, images):
+        return batched(self.classifier.features, images)
+
+    def probs(self, images):
+        return batched(lambda b: F.softmax(self.classifier(b), 1), images)
+
+    def fid(self, images, reference):
+        return M.frechet_feature_distance(self.features(images), self.features(reference))
+
+    def sample_scores(self, images, test_images):
+        return {"fid": self.fid(images, test_images), "classifier_score": M.classifier_score(self.probs(images))}
+
+
+def evaluate_classifier(model, test, **_):
+    x, y = test
+    pred = batched(model, x).argmax(1)
+    return {"test_accuracy": float((pred == y).double().mean())}
+
+
+def evaluate_ae(model, test, **_):
+    x, _ = test
+    logits = batched(model, x)
+    return {"test_bce": float(L.bernoulli_nll(x, logits).mean()),
+            "test_mse": float(L.autoencoder_error(x, torch.sigmoid(logits)).mean())}
+
+
+def _vae_bounds(x, y, encode, decode_logits, k, batch_size=500):
+    """Mean −ELBO (one sample) and IWAE −log p(x) (k samples); `y` is None for the plain VAE."""
+    torch.manual_seed(0)
+    neg_elbo, nll = [], []
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+            mu, logvar = encode(xb, yb)
+            logits = decode_logits(L.reparameterize(mu, logvar), yb)
+            neg_elbo.append(L.negative_elbo(xb, logits, mu, logvar))
+            nll.append(M.iwae_nll(xb, lambda h: decode_logits(h, yb.repeat(k)), mu, logvar, k))
+    return {"test_neg_elbo": float(torch.cat(neg_elbo).mean()), "test_nll_iwae": float(torch.cat(nll).mean()),
+            "iwae_k": k}
+
+
+def evaluate_vae(model, test, judge=None, n_samples=10000, iwae_k=64, fid_floor=None, **_):
+    x, y = test
+    out = _vae_bounds(x, y, lambda xb, yb: model.encode(xb), lambda h, yb: model.decode_logits(h), iwae_k)
+    if judge is not None:
+        with torch.no_grad():
+            samples = model.sample(n_samples, generator=torch.Generator().manual_seed(0))
+        out.update(judge.sample_scores(samples, x), fid_floor=fid_floor)
+    return out
+
+
+def evaluate_cvae(model, test, judge=None, iwae_k=64, per_label=1000, **_):
+    x, y = test
+    out = _vae_bounds(x, y, model.encode, model.decode_logits, iwae_k)
+    if judge is not None:
+        labels = torch.arange(10).repeat_interleave(per_label)
+        with torch.no_grad():
+            samples = model.sample(labels, generator=torch.Generator().manual_seed(0))
+        out["label_accuracy"] = float((judge.probs(samples).argmax(1) == labels).double().mean())
+    return out
+
+
+def evaluate_generator(model, test, judge=None, n_samples=10000, fid_floor=None, **_):
+    """GAN and VAE-GAN: prior samples scored by the classifier; VAE-GAN also its reconstructions."""
+    x, _ = test
+    if judge is None:
+        raise ValueError("scoring generated digits needs the classifier checkpoint")
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        samples = torch.cat([model.sample(min(1000, n_samples - i), generator=g) for i in range(0, n_samples, 1000)])
+    out = {**judge.sample_scores(samples, x), "fid_floor": fid_floor}
+    if hasattr(model, "encode"):
+        rec = batched(lambda b: model.decode(model.encode(b)[0]), x)
+        out["test_mse"] = float(L.autoencoder_error(x, rec).mean())
+    return out
+
+
+def evaluate_siamese(model, test, train=None, n_pairs=10000, **_):
+    """Retrieval on the test set; verification on fixed test pairs with a threshold chosen on
+    training pairs; a logistic calibration P(same | distance) fitted on the training pairs."""
+    x, y = test
+    emb = batched(model.embed, x)
+    out = {"recall_at_1": M.recall_at_1(emb, y), "map_at_r": M.map_at_r(emb, y)}
+    xt, yt = train
+    ta, tb = M.make_pairs(yt, n_pairs, seed=1)
+    train_emb_a, train_emb_b = batched(model.embed, xt[ta]), batched(model.embed, xt[tb])
+    train_d = (train_emb_a - train_emb_b).norm(dim=1)
+    train_same = yt[ta] == yt[tb]
+    threshold = M.best_threshold(train_d, train_same)
+    a, b = M.fit_logistic(train_d, train_same)
+    pa, pb = M.make_pairs(y, n_pairs, seed=0)
+    d = (emb[pa] - emb[pb]).norm(dim=1)
+    same = y[pa] == y[pb]
+    out.update(verification_accuracy=M.verification_accuracy(d, same, threshold), roc_auc=M.roc_auc(-d, same),
+               threshold=threshold, calibration_a=a, calibration_b=b, n_pairs=n_pairs)
+    return out
+
+
+EVALUATORS = {"classifier": evaluate_classifier, "ae": evaluate_ae, "vae": evaluate_vae, "cvae": evaluate_cvae,
+              "gan": evaluate_generator, "vaegan": evaluate_generator, "siamese": evaluate_siamese}
+
+
+def fid_floor(judge, n=10000, data_dir=None):
+    """The FID between n training digits and the test set: what real digits score."""
+    xt, _ = mnist_tensors(train=True, data_dir=data_dir)
+    x, _ = mnist_tensors(train=False, data_dir=data_dir)
+    return judge.fid(xt[:n], x)
+
+
+def evaluate(model, judge=None, data_dir=None, limit=None, **kw):
+    """The metrics of one loaded model. `limit` uses only the first test images (fast checks)."""
+    test = mnist_tensors(train=False, data_dir=data_dir)
+    if limit:
+        test = (test[0][:limit], test[1][:limit])
+    if model.kind == "siamese":
+        kw["train"] = mnist_tensors(train=True, data_dir=data_dir)
+    with torch.no_grad():
+        return EVALUATORS[model.kind](model, test, judge=judge, **kw)
