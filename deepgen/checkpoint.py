@@ -30,9 +30,13 @@ def save(model, folder, command=None, metrics=None, description=None):
     config = {**(model._hub_mixin_config or {}), "kind": model.kind}
     if command:
         config["command"] = command
-    model.save_pretrained(tmp, config=config)
-    (tmp / "metrics.json").write_text(json.dumps(metrics or {}, indent=2, sort_keys=True) + "\n")
-    (tmp / "README.md").write_text(model_card(folder.name, config, metrics or {}, description))
+    try:
+        model.save_pretrained(tmp, config=config)
+        (tmp / "metrics.json").write_text(json.dumps(metrics or {}, indent=2, sort_keys=True) + "\n")
+        (tmp / "README.md").write_text(model_card(folder.name, config, metrics or {}, description))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if folder.exists():
         for extra in folder.iterdir():  # previews and other files beside the checkpoint stay
             if extra.name not in FILES and not (tmp / extra.name).exists():

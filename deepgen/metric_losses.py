@@ -41,8 +41,9 @@ class ContrastiveLoss(MetricLoss):
         d = (sq + 1e-12).sqrt()  # finite gradient at D = 0
         same = labels[iu[0]] == labels[iu[1]]
         per_pair = L.contrastive_loss(d, same, self.margin)
-        pos = per_pair[same].mean() if same.any() else per_pair.new_zeros(())
-        neg = per_pair[~same].mean() if (~same).any() else per_pair.new_zeros(())
+        zero = embeddings.sum() * 0  # keeps the graph when a batch has no pair of a kind
+        pos = per_pair[same].mean() if same.any() else zero
+        neg = per_pair[~same].mean() if (~same).any() else zero
         return pos + neg
 
 
@@ -63,6 +64,8 @@ class TripletLoss(MetricLoss):
         valid = pos_mask.any(1) & neg_mask.any(1)
         hardest_pos = torch.where(pos_mask, d2, torch.full_like(d2, -1)).argmax(1)
         hardest_neg = torch.where(neg_mask, d2, torch.full_like(d2, float("inf"))).argmin(1)
+        if not valid.any():  # no anchor has both a positive and a negative in this batch
+            return embeddings.sum() * 0
         per_triplet = L.triplet_loss(e, e[hardest_pos], e[hardest_neg], self.margin)
         return per_triplet[valid].mean()
 
@@ -105,7 +108,7 @@ class SphereFaceLoss(_ClassifierLoss):
                  lambda_base=1000.0, lambda_gamma=0.12, lambda_min=5.0, **_):
         super().__init__(embedding_dim, num_classes, margin=int(margin), scale=scale)
         self.lambda_base, self.lambda_gamma, self.lambda_min = lambda_base, lambda_gamma, lambda_min
-        self.register_buffer("t", torch.zeros((), dtype=torch.long), persistent=False)
+        self.register_buffer("t", torch.zeros((), dtype=torch.long))  # steps taken, saved with the model
 
     @property
     def lam(self):

@@ -20,7 +20,7 @@ def frechet_distance(mu1, cov1, mu2, cov2):
 
 def gaussian_stats(features):
     f = features.double()
-    return f.mean(0), torch.cov(f.t())
+    return f.mean(0), torch.atleast_2d(torch.cov(f.t()))
 
 
 def frechet_feature_distance(features_a, features_b):

@@ -30,13 +30,13 @@ MODELS = {
 
 DEFAULTS = {  # epochs, batch size, learning rate: the settings the bundled checkpoints use
     "classifier": dict(epochs=6, batch_size=128, lr=2e-3),
-    "ae": dict(epochs=10, batch_size=128, lr=1e-3),
+    "ae": dict(epochs=5, batch_size=128, lr=1e-3),
     "vae": dict(epochs=30, batch_size=128, lr=1e-3),
-    "vae2d": dict(epochs=30, batch_size=128, lr=1e-3),
-    "cvae": dict(epochs=20, batch_size=128, lr=1e-3),
-    "gan": dict(epochs=20, batch_size=64, lr=2e-4),
-    "vaegan": dict(epochs=12, batch_size=64, lr=3e-4),
-    "siamese": dict(epochs=4, batch_size=256, lr=1e-3),
+    "vae2d": dict(epochs=20, batch_size=128, lr=1e-3),
+    "cvae": dict(epochs=12, batch_size=128, lr=1e-3),
+    "gan": dict(epochs=10, batch_size=64, lr=2e-4),
+    "vaegan": dict(epochs=8, batch_size=64, lr=3e-4),
+    "siamese": dict(epochs=3, batch_size=256, lr=1e-3),
 }
 
 
@@ -288,7 +288,7 @@ def train(name, *, epochs=None, batch_size=None, lr=None, seed=0, data_dir=None,
     device = device or default_device()
     model = (model or build_model(name, **model_args)).to(device).train()
     dataset = D.mnist(train=True, data_dir=data_dir, limit=limit)
-    batches = D.loader(dataset, cfg["batch_size"], shuffle=True, seed=seed, drop_last=len(dataset) >= 2 * cfg["batch_size"])
+    batches = D.loader(dataset, cfg["batch_size"], shuffle=True, seed=seed, drop_last=len(dataset) > cfg["batch_size"])
     steps = cfg["epochs"] * len(batches)
     trainer = TRAINERS[name](model, cfg["lr"], steps)
     start, step, sums, count = time.time(), 0, {}, 0

@@ -1,0 +1,105 @@
+"""The checkpoints shipped in checkpoints/: they load strictly, give valid outputs, carry their
+metrics and training command, and are not degraded (a fast check on a few hundred test digits)."""
+from pathlib import Path
+
+import pytest
+import torch
+
+import deepgen
+from deepgen import metrics as M
+from deepgen.losses import autoencoder_error, negative_elbo
+
+ROOT = Path(__file__).resolve().parents[1] / "checkpoints"
+SIAMESE = ["contrastive", "triplet", "softmax", "nsoftmax", "sphereface", "cosface", "arcface"]
+EXPECTED = {"classifier": "classifier", "ae": "ae", "vae": "vae", "vae2d": "vae", "cvae": "cvae", "gan": "gan",
+            "vaegan": "vaegan", **{f"siamese-{loss}": "siamese" for loss in SIAMESE}}
+METRIC_KEYS = {
+    "classifier": {"test_accuracy"},
+    "ae": {"test_bce", "test_mse"},
+    "vae": {"test_neg_elbo", "test_nll_iwae", "fid", "classifier_score"},
+    "vae2d": {"test_neg_elbo", "test_nll_iwae"},
+    "cvae": {"test_neg_elbo", "test_nll_iwae", "label_accuracy"},
+    "gan": {"fid", "classifier_score", "fid_floor"},
+    "vaegan": {"fid", "classifier_score", "fid_floor"},
+    **{f"siamese-{loss}": {"recall_at_1", "map_at_r", "verification_accuracy", "roc_auc", "threshold"}
+       for loss in SIAMESE},
+}
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {name: deepgen.load(ROOT / name) for name in EXPECTED}
+
+
+@pytest.fixture(scope="module")
+def classifier(models):
+    return models["classifier"]
+
+
+def test_every_checkpoint_is_there_and_small():
+    assert sorted(EXPECTED) == sorted(d.name for d in ROOT.iterdir() if (d / "config.json").exists())
+    size = sum(f.stat().st_size for f in ROOT.rglob("*") if f.is_file() and "previews" not in f.parts)
+    assert size < 50e6
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_checkpoint_carries_kind_metrics_and_command(name, models):
+    model = models[name]
+    assert model.kind == EXPECTED[name]
+    assert not model.training
+    assert METRIC_KEYS[name] <= set(model.metrics), f"{name}/metrics.json lacks keys: run python -m train.evaluate"
+    card = (ROOT / name / "README.md").read_text()
+    assert "python -m train " in card and model.config["command"] in card
+
+
+def test_classifier_is_accurate(classifier, mnist_test_slice):
+    x, y = mnist_test_slice
+    with torch.no_grad():
+        assert (classifier(x).argmax(1) == y).float().mean() > 0.98
+
+
+def test_autoencoder_reconstructs(models, mnist_test_slice):
+    x, _ = mnist_test_slice
+    with torch.no_grad():
+        rec = models["ae"].decode(models["ae"].encode(x))
+    assert rec.shape == x.shape and 0 <= rec.min() and rec.max() <= 1
+    assert autoencoder_error(x, rec).mean() < 15  # an untrained decoder scores about 50
+
+
+@pytest.mark.parametrize("name,bound", [("vae", 110), ("vae2d", 150)])
+def test_vae_bound_is_low(models, mnist_test_slice, name, bound):
+    x, _ = mnist_test_slice
+    torch.manual_seed(0)
+    with torch.no_grad():
+        logits, mu, logvar = models[name](x)
+    assert negative_elbo(x, logits, mu, logvar).mean() < bound
+
+
+def test_cvae_obeys_its_label(models, classifier):
+    labels = torch.arange(10).repeat(20)
+    with torch.no_grad():
+        samples = models["cvae"].sample(labels, generator=torch.Generator().manual_seed(0))
+        assert (classifier(samples).argmax(1) == labels).float().mean() > 0.9
+
+
+@pytest.mark.parametrize("name", ["gan", "vaegan", "vae"])
+def test_samples_look_like_digits(models, classifier, name):
+    with torch.no_grad():
+        samples = models[name].sample(200, generator=torch.Generator().manual_seed(0))
+        probs = torch.softmax(classifier(samples), 1)
+    assert samples.shape == (200, 1, 28, 28) and 0 <= samples.min() and samples.max() <= 1
+    assert probs.max(1).values.mean() > 0.8            # the classifier recognises them
+    assert len(probs.argmax(1).unique()) == 10           # every digit appears
+
+
+@pytest.mark.parametrize("loss", SIAMESE)
+def test_siamese_tells_same_from_different(models, mnist_test_slice, loss):
+    model = models[f"siamese-{loss}"]
+    x, y = mnist_test_slice
+    with torch.no_grad():
+        emb = model.embed(x)
+    assert torch.allclose(emb.norm(dim=1), torch.ones(len(x)), atol=1e-5)
+    a, b = M.make_pairs(y, 1000, seed=3)
+    d = (emb[a] - emb[b]).norm(dim=1)
+    assert M.verification_accuracy(d, y[a] == y[b], model.metrics["threshold"]) > 0.9
+    assert M.recall_at_1(emb, y) > 0.9

@@ -1,0 +1,101 @@
+"""Where MNIST comes from, what happens when it is missing, and few-label subsets."""
+import os
+import urllib.error
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import Subset, TensorDataset
+
+from deepgen import DataMissing
+from deepgen import data as D
+
+SHARED = Path(os.environ["DEEPGEN_DATA"])  # where conftest found MNIST
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Every URL fails as it would without a network; the attempts are recorded."""
+    attempts = []
+
+    def no_network(request, *args, **kwargs):
+        attempts.append(getattr(request, "full_url", request))
+        raise urllib.error.URLError("network is unreachable (test)")
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    return attempts
+
+
+def assert_names_both_settings(message, folder):
+    assert "--data-dir" in message and "DEEPGEN_DATA" in message
+    assert str(folder) in message
+
+
+def test_missing_data_and_failed_download(tmp_path, monkeypatch, offline):
+    monkeypatch.setenv("DEEPGEN_DATA", str(tmp_path))
+    with pytest.raises(DataMissing) as err:
+        D.mnist_tensors(train=False)
+    assert offline, "a download should have been attempted (and failed)"
+    assert_names_both_settings(str(err.value), tmp_path)
+
+
+def test_missing_data_without_download_touches_no_network(tmp_path, offline):
+    with pytest.raises(DataMissing) as err:
+        D.mnist_tensors(train=True, data_dir=tmp_path, download=False)
+    assert offline == []
+    assert_names_both_settings(str(err.value), tmp_path)
+
+
+def test_data_dir_argument_beats_the_environment(tmp_path, monkeypatch, offline):
+    monkeypatch.setenv("DEEPGEN_DATA", str(tmp_path))
+    assert D.resolve_data_dir(SHARED) == SHARED
+    images, labels = D.mnist_tensors(train=False, data_dir=SHARED)
+    assert offline == []
+    assert images.shape == (10_000, 1, 28, 28) and images.dtype == torch.float32
+    assert labels.shape == (10_000,) and labels.dtype == torch.int64
+    assert images.min() >= 0 and images.max() <= 1
+
+
+def test_environment_beats_the_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPGEN_DATA", str(tmp_path))
+    assert D.resolve_data_dir() == tmp_path
+    monkeypatch.delenv("DEEPGEN_DATA")
+    assert D.resolve_data_dir() == Path("data")
+
+
+def test_limit_keeps_the_first_images(mnist_test_slice):
+    x, y = mnist_test_slice
+    ds = D.mnist(train=False, data_dir=SHARED, limit=100)
+    assert len(ds) == 100
+    first_x, first_y = ds[0]
+    assert torch.equal(first_x, x[0]) and first_y == y[0]
+
+
+@pytest.mark.parametrize("per_class", [1, 5, 20])
+def test_few_labels_gives_exactly_per_class_of_each_digit(mnist_test_slice, per_class):
+    ds = TensorDataset(*mnist_test_slice)
+    subset = D.few_labels(ds, per_class, seed=3)
+    picked = [int(ds[i][1]) for i in subset.indices]
+    assert Counter(picked) == {digit: per_class for digit in range(10)}
+    assert len(set(subset.indices)) == len(subset.indices)
+
+
+def test_few_labels_of_a_subset(mnist_test_slice):
+    ds = Subset(TensorDataset(*mnist_test_slice), range(300))
+    subset = D.few_labels(ds, 4)
+    assert Counter(int(subset[i][1]) for i in range(len(subset))) == {d: 4 for d in range(10)}
+
+
+def test_few_labels_is_reproducible_and_depends_on_the_seed(mnist_test_slice):
+    ds = TensorDataset(*mnist_test_slice)
+    assert D.few_labels(ds, 5, seed=1).indices == D.few_labels(ds, 5, seed=1).indices
+    assert D.few_labels(ds, 5, seed=1).indices != D.few_labels(ds, 5, seed=2).indices
+
+
+def test_loader_is_reproducible(mnist_test_slice):
+    ds = TensorDataset(*mnist_test_slice)
+    first = [y for _, y in D.loader(ds, batch_size=64, seed=4)]
+    again = [y for _, y in D.loader(ds, batch_size=64, seed=4)]
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert sorted(torch.cat(first).tolist()) == sorted(mnist_test_slice[1].tolist())

@@ -1,0 +1,154 @@
+"""Evaluation metrics against hand-worked values, closed forms and pytorch-metric-learning."""
+import math
+
+import pytest
+import torch
+
+from deepgen import metrics as M
+from deepgen.losses import bernoulli_nll
+
+
+def rotation(deg):
+    t = math.radians(deg)
+    return torch.tensor([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]], dtype=torch.double)
+
+
+def test_frechet_distance_1d_closed_form():
+    # (μ1 − μ2)² + (σ1 − σ2)² for one dimension: (1 − 4)² + (2 − 0.5)² = 9 + 2.25
+    d = M.frechet_distance(torch.tensor([1.0]), torch.tensor([[4.0]]), torch.tensor([4.0]), torch.tensor([[0.25]]))
+    assert d == pytest.approx(11.25)
+
+
+def test_frechet_distance_rotated_covariance():
+    # Σ1 = I, Σ2 = R diag(9, 4) Rᵀ: tr(I + Σ2 − 2Σ2^½) = (1 − 3)² + (1 − 2)² = 5, plus ‖μ1 − μ2‖² = 2
+    r = rotation(30)
+    cov2 = r @ torch.diag(torch.tensor([9.0, 4.0], dtype=torch.double)) @ r.t()
+    d = M.frechet_distance(torch.zeros(2), torch.eye(2), torch.ones(2), cov2)
+    assert d == pytest.approx(7.0)
+
+
+def test_frechet_distance_is_symmetric_and_zero_on_itself():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(3, 3, generator=g, dtype=torch.double)
+    b = torch.randn(3, 3, generator=g, dtype=torch.double)
+    cov1, cov2 = a @ a.t() + 0.1 * torch.eye(3), b @ b.t() + 0.1 * torch.eye(3)
+    mu1, mu2 = torch.randn(3, generator=g), torch.randn(3, generator=g)
+    assert M.frechet_distance(mu1, cov1, mu2, cov2) == pytest.approx(M.frechet_distance(mu2, cov2, mu1, cov1))
+    assert M.frechet_distance(mu1, cov1, mu1, cov1) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_frechet_feature_distance_matches_the_gaussians_it_samples():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(200000, 1, generator=g) * 2.0 + 1.0
+    b = torch.randn(200000, 1, generator=g) * 0.5 + 4.0
+    assert M.frechet_feature_distance(a, b) == pytest.approx(11.25, rel=0.01)
+
+
+def test_classifier_score_hand_worked():
+    # p(y) = (0.75, 0.25); KL1 = ln(1/0.75); KL2 = ½ ln(0.5/0.75) + ½ ln(0.5/0.25)
+    probs = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
+    expected = math.exp((math.log(1 / 0.75) + 0.5 * math.log(0.5 / 0.75) + 0.5 * math.log(2)) / 2)
+    assert M.classifier_score(probs) == pytest.approx(expected, rel=1e-6)
+    assert M.classifier_score(torch.eye(10)) == pytest.approx(10.0, rel=1e-6)
+    assert M.classifier_score(torch.full((5, 10), 0.1)) == pytest.approx(1.0)
+
+
+def angles_to_points(degrees):
+    t = torch.tensor(degrees, dtype=torch.float) * math.pi / 180
+    return torch.stack([t.cos(), t.sin()], 1)
+
+
+def test_recall_at_1_and_map_at_r_by_hand():
+    # points on the unit circle; nearest neighbours by angle:
+    # a0 (0°) → a1 (10°) ✓; a1 → a0 ✓; a2 (100°) → b1 (104°) ✗;
+    # b0 (200°) → b2 (215°) ✓; b1 → a2 ✗; b2 → b0 ✓   ⇒ recall@1 = 4/6
+    emb = angles_to_points([0, 10, 100, 200, 104, 215])
+    labels = torch.tensor([0, 0, 0, 1, 1, 1])
+    assert M.recall_at_1(emb, labels) == pytest.approx(4 / 6)
+    # R = 2 for every query. Rankings (top 2) and AP@R = (Σ precision@i at hits) / R:
+    # a0: a1 (10°) ✓, a2 (100°) ✓ before b1 (104°) → (1 + 1)/2 = 1
+    # a1: a0 (10°) ✓, a2 (90°) ✓ before b1 (94°) → 1
+    # a2: b1 (4°) ✗, a1 (90°) ✓ → (½)/2 = ¼
+    # b0: b2 (15°) ✓, b1 (96°) ✓ before a2 (100°) → 1
+    # b1: a2 (4°) ✗, a1 (94°) ✗ before b0 (96°) → 0
+    # b2: b0 (15°) ✓, b1 (111°) ✓ before a2 (115°) → 1
+    assert M.map_at_r(emb, labels) == pytest.approx((1 + 1 + 0.25 + 1 + 0 + 1) / 6)
+
+
+def test_retrieval_metrics_match_pytorch_metric_learning():
+    from pytorch_metric_learning.distances import CosineSimilarity
+    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
+    from pytorch_metric_learning.utils.inference import CustomKNN
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 5, (300,), generator=g)
+    centres = torch.randn(5, 8, generator=g)
+    emb = torch.nn.functional.normalize(centres[labels] + 0.9 * torch.randn(300, 8, generator=g), dim=1)
+    calc = AccuracyCalculator(include=("precision_at_1", "mean_average_precision_at_r"), k="max_bin_count",
+                              knn_func=CustomKNN(CosineSimilarity()))
+    ref = calc.get_accuracy(emb, labels, emb, labels, ref_includes_query=True)
+    assert M.recall_at_1(emb, labels) == pytest.approx(ref["precision_at_1"], abs=1e-6)
+    assert M.map_at_r(emb, labels) == pytest.approx(ref["mean_average_precision_at_r"], abs=1e-6)
+
+
+def test_roc_auc_equals_a_direct_count_with_ties():
+    g = torch.Generator().manual_seed(1)
+    scores = torch.randint(0, 7, (120,), generator=g).float()  # many ties
+    positive = torch.rand(120, generator=g) < 0.4
+    pos, neg = scores[positive], scores[~positive]
+    wins = (pos[:, None] > neg[None, :]).double() + 0.5 * (pos[:, None] == neg[None, :]).double()
+    assert M.roc_auc(scores, positive) == pytest.approx(float(wins.mean()))
+
+
+def test_roc_auc_hand_worked():
+    # positives 0.35, 0.8, 0.4 vs negatives 0.1, 0.4: wins 1 + 0 + 1 + 1 + 1 + ½ = 4.5 of 6
+    assert M.roc_auc(torch.tensor([0.1, 0.4, 0.35, 0.8, 0.4]), torch.tensor([0, 0, 1, 1, 1]).bool()) == 0.75
+
+
+def test_best_threshold_is_as_good_as_any_threshold():
+    g = torch.Generator().manual_seed(2)
+    same = torch.rand(400, generator=g) < 0.5
+    d = torch.where(same, torch.rand(400, generator=g) * 1.2, 0.6 + torch.rand(400, generator=g))
+    t = M.best_threshold(d, same)
+    brute = max(M.verification_accuracy(d, same, float(c)) for c in torch.cat([d, d.min().view(1) - 1]))
+    assert M.verification_accuracy(d, same, t) == pytest.approx(brute)
+
+
+def test_fit_logistic_solves_the_score_equations():
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(500, generator=g) * 2
+    y = (torch.rand(500, generator=g) < torch.sigmoid(4 - 5 * x)).double()
+    a, b = M.fit_logistic(x, y)
+    p = torch.sigmoid(a * x.double() + b)
+    assert float((p - y).sum()) == pytest.approx(0, abs=1e-6)
+    assert float(((p - y) * x).sum()) == pytest.approx(0, abs=1e-6)
+    assert a < 0  # larger distance, less likely the same digit
+
+
+def test_make_pairs_half_same_no_self_pairs_reproducible():
+    labels = torch.arange(10).repeat(20)
+    a, b = M.make_pairs(labels, 1000, seed=5)
+    same = labels[a] == labels[b]
+    assert int(same.sum()) == 500
+    assert bool((a != b).all())
+    a2, b2 = M.make_pairs(labels, 1000, seed=5)
+    assert torch.equal(a, a2) and torch.equal(b, b2)
+
+
+def test_iwae_is_exact_when_the_decoder_ignores_the_code():
+    # p(x|h) = p(x) and q = the prior: every weight is p(x), so −log p(x) = BCE(x, logits) for any k
+    x = torch.rand(4, 1, 28, 28)
+    logits = torch.randn(1, 1, 28, 28)
+    mu, logvar = torch.zeros(4, 3), torch.zeros(4, 3)
+    nll = M.iwae_nll(x, lambda h: logits.expand(len(h), -1, -1, -1), mu, logvar, k=7)
+    assert torch.allclose(nll, bernoulli_nll(x, logits.expand(4, -1, -1, -1)), atol=1e-3)
+
+
+def test_iwae_bound_tightens_with_k():
+    torch.manual_seed(0)
+    w = torch.randn(2, 784) * 0.5
+    decode = lambda h: (h @ w).view(-1, 1, 28, 28)  # noqa: E731
+    x = torch.rand(64, 1, 28, 28).round()
+    mu, logvar = torch.zeros(64, 2) + 0.3, torch.full((64, 2), -1.0)
+    k1 = M.iwae_nll(x, decode, mu, logvar, k=1).mean()
+    k50 = M.iwae_nll(x, decode, mu, logvar, k=50).mean()
+    assert k50 < k1

@@ -1,0 +1,114 @@
+"""Shapes and value ranges of every model class."""
+import pytest
+import torch
+
+from deepgen.metric_losses import LOSSES
+from deepgen.models import CVAE, GAN, MODEL_CLASSES, VAE, VAEGAN, Autoencoder, Classifier, SiameseNet
+
+B = 4
+IMAGE = (B, 1, 28, 28)
+
+
+@pytest.fixture
+def x():
+    return torch.rand(*IMAGE, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.fixture
+def y():
+    return torch.tensor([0, 3, 3, 9])  # a repeated class gives pair and triplet losses something to compare
+
+
+def in_unit_range(t):
+    return bool((t >= 0).all() and (t <= 1).all())
+
+
+def test_every_kind_is_registered():
+    assert set(MODEL_CLASSES) == {"ae", "vae", "cvae", "gan", "vaegan", "siamese", "classifier"}
+    assert all(cls.kind == kind for kind, cls in MODEL_CLASSES.items())
+
+
+@pytest.mark.parametrize("kw", [{}, {"width": 8, "feature_dim": 16, "num_classes": 5}])
+def test_classifier_logits(x, kw):
+    model = Classifier(**kw).eval()
+    assert model(x).shape == (B, kw.get("num_classes", 10))
+
+
+@pytest.mark.parametrize("latent", [2, 16])
+def test_autoencoder(x, latent):
+    model = Autoencoder(latent_dim=latent).eval()
+    h = model.encode(x)
+    assert h.shape == (B, latent)
+    assert model(x).shape == IMAGE
+    images = model.decode(10 * torch.randn(B, latent))
+    assert images.shape == IMAGE and in_unit_range(images)
+
+
+@pytest.mark.parametrize("latent,hidden", [(2, 512), (32, 256)])
+def test_vae(x, latent, hidden):
+    model = VAE(latent_dim=latent, hidden=hidden).eval()
+    logits, mu, logvar = model(x)
+    assert logits.shape == IMAGE and mu.shape == logvar.shape == (B, latent)
+    assert model.decode_logits(mu).shape == IMAGE
+    samples = model.sample(6, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (6, 1, 28, 28) and in_unit_range(samples)
+
+
+def test_vae_sample_is_reproducible_with_a_generator():
+    model = VAE(latent_dim=4).eval()
+    a = model.sample(3, generator=torch.Generator().manual_seed(5))
+    b = model.sample(3, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+
+
+def test_cvae(x, y):
+    model = CVAE(latent_dim=8).eval()
+    logits, mu, logvar = model(x, y)
+    assert logits.shape == IMAGE and mu.shape == logvar.shape == (B, 8)
+    samples = model.sample(torch.arange(10), generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (10, 1, 28, 28) and in_unit_range(samples)
+
+
+@pytest.mark.parametrize("label", range(10))
+def test_cvae_decodes_any_label(label):
+    model = CVAE(latent_dim=8).eval()
+    h = torch.randn(3, 8)
+    images = model.decode(h, torch.full((3,), label))
+    assert images.shape == (3, 1, 28, 28) and in_unit_range(images)
+
+
+def test_cvae_label_changes_the_decoding():
+    model = CVAE(latent_dim=8).eval()
+    h = torch.randn(1, 8)
+    assert not torch.allclose(model.decode(h, torch.tensor([1])), model.decode(h, torch.tensor([2])))
+
+
+def test_gan(x):
+    model = GAN(z_dim=16).eval()
+    images = model(torch.randn(B, 16))
+    assert images.shape == IMAGE and in_unit_range(images)
+    assert model.discriminator(x).shape == (B,)
+    samples = model.sample(5, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (5, 1, 28, 28) and in_unit_range(samples)
+
+
+def test_vaegan(x):
+    model = VAEGAN(latent_dim=12).eval()
+    rec, mu, logvar = model(x)
+    assert rec.shape == IMAGE and in_unit_range(rec)
+    assert mu.shape == logvar.shape == (B, 12)
+    assert model.discriminator(x).shape == (B,)
+    assert model.discriminator.features(x).shape[0] == B
+    samples = model.sample(5)
+    assert samples.shape == (5, 1, 28, 28) and in_unit_range(samples)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_siamese_embeddings(x, y, loss):
+    model = SiameseNet(loss=loss, embedding_dim=24).eval()
+    raw = model(x)
+    assert raw.shape == (B, 24)
+    unit = model.embed(x)
+    assert torch.allclose(unit.norm(dim=1), torch.ones(B), atol=1e-5)
+    assert torch.allclose(unit, raw / raw.norm(dim=1, keepdim=True), atol=1e-6)
+    assert torch.isfinite(model.loss(raw, y))
