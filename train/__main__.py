@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from deepgen import DataMissing, checkpoint
+from deepgen import DataMissing, checkpoint, load
 from deepgen.images import save_png
 from deepgen.metric_losses import LOSSES
 from deepgen.training import DEFAULTS, MODELS, default_device, train
@@ -38,6 +38,7 @@ def parser():
     p.add_argument("--data-dir", help="MNIST folder (else $DEEPGEN_DATA, else ./data)")
     p.add_argument("--device", default=None, help=f"cpu or cuda (default: {default_device()})")
     p.add_argument("--threads", type=int, help="CPU threads for torch")
+    p.add_argument("--init", help="continue training the model saved in this checkpoint (folder or Hub repo id)")
     p.add_argument("--out", help="output folder (default runs/MODEL); previews go to OUT/previews")
     p.add_argument("--encoder", help="transfer: checkpoint of the pretrained encoder")
     p.add_argument("--per-class", type=int, default=10, help="transfer: labels per class")
@@ -61,7 +62,12 @@ def run_training(args, command):
     name = args.model if args.model != "siamese" else f"siamese-{args.loss}"
     out = Path(args.out or f"runs/{name}")
     (out / "previews").mkdir(parents=True, exist_ok=True)
-    events = train(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+    model, history = None, []
+    if args.init:
+        model = load(args.init)
+        history = [model.config["command"]] if model.config.get("command") else []
+    command = " && ".join(history + [command])
+    events = train(args.model, model=model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                    data_dir=args.data_dir, limit=args.limit, device=args.device, latent_dim=args.latent_dim,
                    loss=args.loss, margin=args.margin, scale=args.scale, embedding_dim=args.embedding_dim)
     bar = None

@@ -15,6 +15,7 @@ from deepgen.evaluation import Judge, evaluate, fid_floor
 from deepgen.transfer import compare
 
 TRANSFER_KINDS = ("ae", "vae", "siamese")
+SAMPLERS = ("vae", "gan", "vaegan")  # their samples get an FID, reported next to the real-data floor
 
 
 def main(argv=None):
@@ -44,11 +45,13 @@ def main(argv=None):
 def run(folders, args):
     classifier_dir = Path(args.classifier or Path(args.root) / "classifier")
     judge = Judge(load(classifier_dir)) if (classifier_dir / "config.json").exists() else None
-    floor = fid_floor(judge, data_dir=args.data_dir) if judge else None
+    floor = None
     rows = []
     for folder in folders:
         start = time.time()
         model = load(folder)
+        if judge and floor is None and model.kind in SAMPLERS:
+            floor = fid_floor(judge, data_dir=args.data_dir)
         metrics = evaluate(model, judge=judge, data_dir=args.data_dir, iwae_k=args.iwae_k, fid_floor=floor)
         if model.kind in TRANSFER_KINDS:
             metrics.update(compare(model, per_class=args.per_class, data_dir=args.data_dir))
