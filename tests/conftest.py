@@ -19,3 +19,37 @@ def mnist_test_slice():
     from deepgen.data import mnist_tensors
     x, y = mnist_tensors(train=False)
     return x[:512], y[:512]
+
+
+def make_checkpoints(folder, slots=None):
+    """Untrained checkpoints for the app's slots (fast; enough to test the plumbing). The
+    siamese-arcface one carries a calibration in its metrics, the others do not."""
+    from deepgen import save
+    from deepgen.training import build_model
+    from webapp.registry import SLOTS
+
+    torch.manual_seed(0)
+    for slot in slots or SLOTS:
+        name, loss = ("siamese", slot.removeprefix("siamese-")) if slot.startswith("siamese-") else (slot, "arcface")
+        metrics = {"note": "untrained test checkpoint"}
+        if slot == "siamese-arcface":
+            metrics.update(threshold=0.8, calibration_a=-12.0, calibration_b=9.6)
+        save(build_model(name, loss=loss), Path(folder) / slot, command=f"test fixture {slot}", metrics=metrics)
+    return Path(folder)
+
+
+@pytest.fixture(scope="session")
+def app_checkpoints(tmp_path_factory):
+    """A checkpoint folder with every slot filled, made the app's folder for the session."""
+    from webapp import registry
+
+    folder = make_checkpoints(tmp_path_factory.mktemp("checkpoints"))
+    old = os.environ.get(registry.ENV_VAR)
+    os.environ[registry.ENV_VAR] = str(folder)
+    registry.reset()
+    yield folder
+    if old is None:
+        os.environ.pop(registry.ENV_VAR, None)
+    else:
+        os.environ[registry.ENV_VAR] = old
+    registry.reset()

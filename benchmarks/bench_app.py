@@ -1,0 +1,176 @@
+"""Time the app's interactive callbacks in-process, and `python app.py` until it serves.
+
+    python benchmarks/bench_app.py [--calls 50] [--checkpoints DIR] [--skip-startup]
+
+Targets: each callback's median under 50 ms; the app serving within 10 s. Checkpoints come from
+--checkpoints, else $DEEPGEN_CHECKPOINTS, else ./checkpoints; slots missing there are filled with
+untrained models of the same architecture (same cost), in a temporary folder.
+"""
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DEEPGEN_DATA", str(ROOT.parent / "shared" / "data"))
+
+
+def complete_checkpoints(folder, scratch):
+    """`folder` if every slot is there, else a scratch folder linking the present ones and holding
+    untrained stand-ins for the missing ones."""
+    from deepgen import save
+    from deepgen.training import build_model
+    from webapp.registry import SLOTS
+
+    missing = [s for s in SLOTS if not (folder / s / "model.safetensors").exists()]
+    if not missing:
+        return folder, []
+    for slot in SLOTS:
+        target = scratch / slot
+        if slot in missing:
+            name, loss = ("siamese", slot.removeprefix("siamese-")) if slot.startswith("siamese-") else (slot, "arcface")
+            save(build_model(name, loss=loss), target, command="benchmark stand-in (untrained)")
+        else:
+            target.symlink_to((folder / slot).resolve())
+    return scratch, missing
+
+
+def timed(fn, calls):
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), max(times)
+
+
+def bench_callbacks(calls):
+    import numpy as np
+    from PIL import Image
+
+    from webapp.components import pick_test_digit, prepare_sketch
+    from webapp.tabs import compare, draw, generate, latent, style
+
+    a, label, _ = pick_test_digit(0)
+    b, _, _ = pick_test_digit(1)
+    a, b = Image.fromarray(a), Image.fromarray(b)
+    ink = np.zeros((280, 280, 4), np.uint8)
+    ink[40:240, 120:160, 3] = 255
+    sketch = {"background": None, "layers": [], "composite": ink}
+    rng = np.random.default_rng(0)
+    cases = {
+        "prepare sketch (280×280 → 28×28)": lambda: prepare_sketch(sketch),
+        "reconstruct (AE, VAE, VAE-GAN, classifier, code)": lambda: draw.reconstruct(a),
+        "decode one slider move (VAE)": lambda: latent.decode_latent(*rng.uniform(-3, 3, 32).round(2)),
+        "style row (CVAE, 10 labels)": lambda: style.style_transfer(a, label, style.LABEL_SOURCES[0]),
+        "compare (ArcFace + CosFace, neighbours, PCA plot)": lambda: compare.compare(a, b),
+        "generate 64 (GAN + VAE-GAN + VAE, D scores)": lambda: generate.generate(0, 64),
+    }
+    print(f"callbacks, {calls} calls each (after one warm-up call that loads models and caches):")
+    results = {}
+    for name, fn in cases.items():
+        fn()
+        median, worst = timed(fn, calls)
+        results[name] = median
+        print(f"  {name:<52} median {median:7.1f} ms   max {worst:7.1f} ms   {'ok' if median < 50 else 'SLOW'}")
+    return results
+
+
+def bench_http(calls):
+    """The same actions through the app's HTTP API with gradio_client (what a browser waits for)."""
+    from gradio_client import Client, handle_file
+
+    import app
+    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    try:
+        client = Client(app.demo.local_url, verbose=False)
+        a, label, _ = client.predict(0, api_name="/draw_pick")
+        b, _, _ = client.predict(1, api_name="/draw_pick")
+        rng = __import__("numpy").random.default_rng(0)
+        cases = {
+            "/reconstruct": lambda: client.predict(handle_file(a), api_name="/reconstruct"),
+            "/decode_latent": lambda: client.predict(*rng.uniform(-3, 3, 32).round(2).tolist(),
+                                                     api_name="/decode_latent"),
+            "/style_transfer": lambda: client.predict(handle_file(a), label, "true label (test digits)",
+                                                      api_name="/style_transfer"),
+            "/compare": lambda: client.predict(handle_file(a), handle_file(b), "siamese-arcface",
+                                               "siamese-cosface", api_name="/compare"),
+            "/generate (64)": lambda: client.predict(0, 64, api_name="/generate"),
+        }
+        print(f"over HTTP with gradio_client, {calls} calls each (request, queue, PNG encoding, download):")
+        for name, fn in cases.items():
+            fn()
+            median, worst = timed(fn, calls)
+            print(f"  {name:<52} median {median:7.1f} ms   max {worst:7.1f} ms")
+    finally:
+        app.demo.close()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_startup(checkpoints, runs=3, limit=60):
+    print(f"`python app.py` until http://127.0.0.1:PORT/ answers ({runs} runs):")
+    times = []
+    for _ in range(runs):
+        port = free_port()
+        env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "DEEPGEN_CHECKPOINTS": str(checkpoints)}
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while time.perf_counter() - start < limit:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.05)
+            elapsed = time.perf_counter() - start
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        times.append(elapsed)
+        print(f"  serving after {elapsed:5.2f} s")
+    print(f"  median {statistics.median(times):.2f} s   {'ok' if statistics.median(times) < 10 else 'SLOW'}")
+    return times
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--calls", type=int, default=50)
+    p.add_argument("--checkpoints", default=os.environ.get("DEEPGEN_CHECKPOINTS") or str(ROOT / "checkpoints"))
+    p.add_argument("--threads", type=int, default=int(os.environ.get("DEEPGEN_THREADS") or 1),
+                   help="torch threads (default: as the app, $DEEPGEN_THREADS or 1)")
+    p.add_argument("--skip-startup", action="store_true")
+    p.add_argument("--skip-http", action="store_true")
+    args = p.parse_args()
+    import torch
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder, missing = complete_checkpoints(Path(args.checkpoints), Path(scratch))
+        if missing:
+            print(f"untrained stand-ins for the missing checkpoints: {', '.join(missing)}")
+        os.environ["DEEPGEN_CHECKPOINTS"] = str(folder)
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
+        bench_callbacks(args.calls)
+        if not args.skip_http:
+            bench_http(args.calls)
+        if not args.skip_startup:
+            bench_startup(folder)
+
+
+if __name__ == "__main__":
+    main()

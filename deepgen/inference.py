@@ -1,0 +1,218 @@
+"""Plain functions over trained models, for the app, scripts and tests (no Gradio here).
+
+Images are B×1×28×28 float tensors in [0, 1]; every function runs without gradients.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .models import CVAE, Autoencoder
+
+# Until a Siamese checkpoint's metrics.json carries a calibration, compare with these.
+DEFAULT_THRESHOLD, DEFAULT_A, DEFAULT_B = 1.0, -10.0, 10.0
+
+
+_no_grad = torch.no_grad()
+
+
+# --- autoencoders -----------------------------------------------------------------------------
+
+@_no_grad
+def latent_mean(model, x):
+    """The code of x: h = g(x) for the autoencoder, μ(x) for the VAEs (B×d)."""
+    if isinstance(model, Autoencoder):
+        return model.encode(x)
+    return model.encode(x)[0]
+
+
+@_no_grad
+def reconstruct(model, x):
+    """f(g(x)) for the autoencoder; the decoded mean f(μ(x)) for the VAE and VAE-GAN."""
+    return model.decode(latent_mean(model, x))
+
+
+@_no_grad
+def decode(model, h):
+    """Decode latent codes (d or B×d) → B×1×28×28."""
+    h = torch.as_tensor(h, dtype=torch.float32)
+    return model.decode(h.reshape(-1, h.shape[-1]))
+
+
+@_no_grad
+def classify(classifier, x):
+    """Class probabilities (B×10)."""
+    return F.softmax(classifier(x), dim=1)
+
+
+def gaussian_quantiles(n, low=0.05, high=0.95):
+    """n points of N(0, 1) at evenly spaced probabilities: the axes of the manifold picture."""
+    return torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(low, high, n))
+
+
+@_no_grad
+def latent_grid(vae, n=15):
+    """Decoded n×n grid over the Gaussian's quantiles of a 2-D VAE (Kingma & Welling, fig. 4):
+    row r, column c shows h = (q_c, q_{n-1-r}), so h₂ grows upwards. Returns n²×1×28×28."""
+    if vae.latent_dim != 2:
+        raise ValueError(f"the manifold grid needs a 2-D latent space, this VAE has {vae.latent_dim}")
+    q = gaussian_quantiles(n)
+    h2, h1 = torch.meshgrid(q.flip(0), q, indexing="ij")
+    return vae.decode(torch.stack([h1.flatten(), h2.flatten()], 1))
+
+
+@_no_grad
+def encode_means(model, images, batch_size=1000):
+    """μ (or h) of many images, batch by batch (N×d)."""
+    return torch.cat([latent_mean(model, images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+
+
+def _steps(steps):
+    return torch.linspace(0, 1, steps)[:, None, None, None]
+
+
+@_no_grad
+def interpolate_pixels(x0, x1, steps=8):
+    """(1 − t)·x₀ + t·x₁: blends, which leave the manifold of digits (steps×1×28×28)."""
+    t = _steps(steps)
+    return (1 - t) * x0[:1] + t * x1[:1]
+
+
+@_no_grad
+def interpolate_latent(model, x0, x1, steps=8):
+    """f((1 − t)·h₀ + t·h₁): a walk along the learned manifold (steps×1×28×28)."""
+    h0, h1 = latent_mean(model, x0[:1]), latent_mean(model, x1[:1])
+    t = torch.linspace(0, 1, steps)[:, None]
+    return model.decode((1 - t) * h0 + t * h1)
+
+
+# --- conditional VAE --------------------------------------------------------------------------
+
+@_no_grad
+def style_row(cvae: CVAE, x, label):
+    """Encode the style of x (with its label) into H = μ(X, Y), decode it with every label (10×1×28×28)."""
+    labels = torch.arange(cvae.num_classes)
+    mu, _ = cvae.encode(x[:1], torch.tensor([int(label)]))
+    return cvae.decode(mu.expand(len(labels), -1), labels)
+
+
+@_no_grad
+def style_grid(cvae: CVAE, xs, labels):
+    """One style row per source digit: (len(xs)·10)×1×28×28, row-major."""
+    return torch.cat([style_row(cvae, x[None], int(y)) for x, y in zip(xs, labels)])
+
+
+@_no_grad
+def prior_grid(cvae: CVAE, rows=4, seed=0):
+    """Samples of P(X|H, Y) with H ∼ N(0, I): one H per row, labels 0–9 across (rows·10 images)."""
+    g = torch.Generator().manual_seed(int(seed))
+    h = torch.randn(rows, cvae.latent_dim, generator=g)
+    labels = torch.arange(cvae.num_classes)
+    return cvae.decode(h.repeat_interleave(len(labels), 0), labels.repeat(rows))
+
+
+# --- Siamese networks -------------------------------------------------------------------------
+
+@_no_grad
+def embed(model, images, batch_size=1000):
+    """Unit-length embeddings (N×e), batch by batch."""
+    return torch.cat([model.embed(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+
+
+def calibration(metrics):
+    """(threshold, a, b, calibrated) from a Siamese checkpoint's metrics; defaults where missing."""
+    metrics = metrics or {}
+    keys = ("threshold", "calibration_a", "calibration_b")
+    if all(isinstance(metrics.get(k), (int, float)) and math.isfinite(metrics[k]) for k in keys):
+        return float(metrics["threshold"]), float(metrics["calibration_a"]), float(metrics["calibration_b"]), True
+    return DEFAULT_THRESHOLD, DEFAULT_A, DEFAULT_B, False
+
+
+def calibrate(model, images, labels, n_pairs=2000, seed=1):
+    """Threshold and logistic calibration of the verdict on pairs of `images` (training digits), as
+    `python -m train.evaluate` computes them: the metrics keys `compare` reads."""
+    from . import metrics as M
+
+    a_idx, b_idx = M.make_pairs(labels, n_pairs, seed=seed)
+    d = (embed(model, images[a_idx]) - embed(model, images[b_idx])).norm(dim=1)
+    same = labels[a_idx] == labels[b_idx]
+    a, b = M.fit_logistic(d, same)
+    return {"threshold": float(M.best_threshold(d, same)), "calibration_a": float(a), "calibration_b": float(b)}
+
+
+def compare_embeddings(ea, eb, threshold=DEFAULT_THRESHOLD, a=DEFAULT_A, b=DEFAULT_B):
+    """Two unit embeddings → cosine, angle (degrees), distance D = ‖e_a − e_b‖, p_same = σ(a·D + b),
+    and the verdict D ≤ threshold."""
+    cos = float((ea.flatten() * eb.flatten()).sum().clamp(-1, 1))
+    distance = float((ea.flatten() - eb.flatten()).norm())
+    p_same = 1.0 / (1.0 + math.exp(-(a * distance + b)))
+    return {"cosine": cos, "angle": math.degrees(math.acos(cos)), "distance": distance,
+            "p_same": p_same, "same": distance <= threshold, "threshold": threshold}
+
+
+@_no_grad
+def compare(model, xa, xb, metrics=None):
+    """Slide "Сиамские сети": one network embeds both digits; their distance gives the verdict."""
+    threshold, a, b, calibrated = calibration(metrics if metrics is not None else getattr(model, "metrics", {}))
+    e = model.embed(torch.cat([xa[:1], xb[:1]]))
+    return {**compare_embeddings(e[0], e[1], threshold, a, b), "calibrated": calibrated}
+
+
+def nearest(bank, query, k=8):
+    """Indices and distances of the k rows of `bank` (unit embeddings) nearest to `query` (e or 1×e)."""
+    d = (2 - 2 * (bank @ query.reshape(-1))).clamp(min=0).sqrt()
+    dist, idx = torch.topk(d, min(k, len(bank)), largest=False)
+    return idx, dist
+
+
+def pca(points, k=2):
+    """(mean, components k×e) of the principal axes of `points` (N×e)."""
+    mean = points.mean(0)
+    _, _, v = torch.linalg.svd(points - mean, full_matrices=False)
+    return mean, v[:k]
+
+
+def project(points, mean, components):
+    return (points - mean) @ components.T
+
+
+# --- GAN, VAE-GAN, VAE samples ----------------------------------------------------------------
+
+def latent_size(model):
+    return model.z_dim if hasattr(model, "z_dim") else model.latent_dim
+
+
+def seed_noise(model, seed, n=1):
+    """n latent vectors N(0, I) drawn from `seed` (the same seed gives the same vectors)."""
+    g = torch.Generator().manual_seed(int(seed))
+    return torch.randn(n, latent_size(model), generator=g)
+
+
+@_no_grad
+def generate(model, n=16, seed=0):
+    """n samples G(z) (GAN), or decoded prior samples (VAE, VAE-GAN), from one seed."""
+    z = seed_noise(model, seed, n)
+    return model.generator(z) if hasattr(model, "generator") else model.decode(z)
+
+
+@_no_grad
+def discriminator_scores(model, images):
+    """D(x) = σ(logit) of the model's discriminator: its probability that x is a real digit."""
+    return torch.sigmoid(model.discriminator(images))
+
+
+def slerp(z0, z1, steps):
+    """Spherical interpolation (White 2016): intermediate z keep the norm typical of N(0, I)."""
+    t = torch.linspace(0, 1, steps)[:, None]
+    a, b = F.normalize(z0, dim=-1), F.normalize(z1, dim=-1)
+    omega = torch.acos((a * b).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
+    if float(omega.abs().max()) < 1e-4:
+        return (1 - t) * z0 + t * z1
+    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
+
+
+@_no_grad
+def interpolate_seeds(model, seed_a, seed_b, steps=8):
+    """Samples along the great circle between the latent vectors of two seeds (steps×1×28×28)."""
+    z = slerp(seed_noise(model, seed_a), seed_noise(model, seed_b), steps)
+    return model.generator(z) if hasattr(model, "generator") else model.decode(z)

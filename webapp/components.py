@@ -1,0 +1,256 @@
+"""Widgets and helpers shared by the tabs: friendly errors, digit inputs, intro text."""
+import functools
+import hashlib
+import io
+import logging
+import os
+import random
+import tempfile
+import threading
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from deepgen import CheckpointError, DataMissing
+from deepgen.images import digit_image
+from deepgen.preprocess import InputError, from_image, from_sketch
+
+from . import testset
+from .registry import ModelMissing
+
+log = logging.getLogger("deepgen.app")
+USER_ERRORS = (InputError, ValueError, ModelMissing, CheckpointError, DataMissing, testset.TestSetMissing)
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+NOT_AN_IMAGE = "This file is not an image that can be read (use PNG, JPEG, WebP, GIF or BMP)."
+
+
+def friendly(fn):
+    """Turn the errors a user can cause into a short gr.Error; anything else is logged and
+    reported in one line. The app and every other session keep working either way."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except USER_ERRORS as exc:
+            raise gr.Error(str(exc), title="Cannot do that") from None
+        except Exception as exc:  # noqa: BLE001 - a callback must never take the app down
+            log.exception("callback %s failed", fn.__name__)
+            raise gr.Error(f"Something went wrong ({type(exc).__name__}: {exc}).") from None
+    return wrapper
+
+
+def intro(text):
+    """The explanation and formula that open a tab."""
+    return gr.Markdown(text, latex_delimiters=LATEX, elem_classes=["intro"])
+
+
+def picture(x):
+    """1×1×28×28 tensor → 28×28 uint8 for a gr.Image."""
+    return digit_image(x)
+
+
+def as_label(value):
+    """A true label as the label box holds it ("7", 7 or empty) → int 0–9 or None."""
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        label = int(float(value))
+    except (TypeError, ValueError):
+        raise InputError(f"A label is a digit 0–9, not '{value}'.") from None
+    if not 0 <= label <= 9 or label != float(value):
+        raise InputError(f"A label is a digit 0–9, not '{value}'.")
+    return label
+
+
+def as_digit(image):
+    """A value of a digit image component (PIL, array, path) → 1×1×28×28; InputError if none."""
+    if image is None:
+        raise InputError("There is no digit yet: draw one, upload one or pick a test digit.")
+    return from_image(image)
+
+
+def guarded(component):
+    """Make a component's unreadable uploads (a text file, a broken PNG) give a short message.
+
+    (Wrapping the instance's `preprocess` rather than subclassing: Gradio writes a .pyi stub next
+    to every module that subclasses a component.)"""
+    original = component.preprocess
+
+    def preprocess(payload):
+        try:
+            return original(payload)
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+            raise gr.Error(NOT_AN_IMAGE) from None
+
+    component.preprocess = preprocess
+    return component
+
+
+def image_box(**kwargs):
+    """gr.Image with the short message for unreadable files, whose pictures leave as PNG files
+    written once (see `png_file`)."""
+    box = guarded(gr.Image(**kwargs))
+    original = box.postprocess
+
+    def postprocess(value):
+        return original(png_file(value) if isinstance(value, np.ndarray) else value)
+
+    box.postprocess = postprocess
+    return box
+
+
+PNG_DIR = Path(tempfile.gettempdir()) / "deepgen-app"
+KEEP_PNGS = 4000
+
+
+def png_file(array):
+    """A picture (uint8 array) as a PNG file named by its content, written atomically once.
+
+    Gradio writes an array output to its cache by rewriting the file named after its hash every
+    time the same picture is returned, so a browser still fetching the previous copy can read a
+    truncated file (a broken image). A file path, in contrast, Gradio copies once, atomically."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="PNG", compress_level=1)
+    data = buffer.getvalue()
+    path = PNG_DIR / f"{hashlib.sha1(data).hexdigest()}.png"
+    if not path.exists():
+        PNG_DIR.mkdir(parents=True, exist_ok=True)
+        staging = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        staging.write_bytes(data)
+        os.replace(staging, path)
+        if random.random() < 0.01:
+            _prune(PNG_DIR)
+    return str(path)
+
+
+def _prune(folder):
+    """Keep the newest KEEP_PNGS files (Gradio has its own copies of what it serves)."""
+    try:
+        files = sorted(folder.glob("*.png"), key=lambda f: f.stat().st_mtime)
+        for old in files[:max(0, len(files) - KEEP_PNGS)]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def sketchpad(label="Draw a digit", brush=22):
+    """The drawing canvas: 280×280, a thick black brush, ink in the alpha channel of the composite."""
+    return guarded(gr.Sketchpad(
+        label=label, canvas_size=(280, 280), layers=False, transforms=(), type="numpy", image_mode="RGBA",
+        brush=gr.Brush(default_size=brush, colors=["#000000"], color_mode="fixed"), format="png",
+        elem_classes=["digit-pad"]))
+
+
+def action(text, primary=False):
+    """A button that sits beside inputs in a row without stretching to their height."""
+    return gr.Button(text, variant="primary" if primary else "secondary", scale=0, min_width=140,
+                     elem_classes=["action"])
+
+
+def digit_output(label, height=140, **kw):
+    """A 28×28 digit shown large with sharp pixels."""
+    return image_box(label=label, type="pil", image_mode=None, format="png", interactive=False,
+                     height=height, elem_classes=["pixelated"], buttons=["download"], **kw)
+
+
+# --- the three ways in: draw, upload, pick ----------------------------------------------------
+
+@friendly
+def prepare_sketch(sketch):
+    """Sketchpad value → (28×28 MNIST-style digit, no true label)."""
+    return picture(from_sketch(sketch)), None
+
+
+def sketch_changed(sketch):
+    """`prepare_sketch` for the canvas's change event, which also fires (with no picture) when the
+    canvas is cleared: then the chain stops quietly; a drawn-then-erased canvas still says so."""
+    if sketch is None or (isinstance(sketch, dict) and sketch.get("composite") is None):
+        raise gr.Error("The canvas is empty.", visible=False, print_exception=False)
+    return prepare_sketch(sketch)
+
+
+@friendly
+def prepare_upload(image):
+    """Uploaded picture → (28×28 MNIST-style digit, no true label)."""
+    return picture(from_image(image)), None
+
+
+@friendly
+def pick_test_digit(index):
+    """Test-set index (or "random") → (28×28 digit, its true label, its index)."""
+    x, label, index = testset.digit(index)
+    return picture(x), str(label), index
+
+
+def pick_random():
+    return pick_test_digit("random")
+
+
+class DigitInput:
+    """Draw, upload or pick a test digit. `digit` shows the 28×28 input the models see and
+    `label` holds the true label of a picked test digit (None otherwise)."""
+
+    def __init__(self, name, label="Digit", api=False, pad_label="Draw a digit"):
+        self.name = name
+        visibility = "public" if api else "private"
+        with gr.Tabs():
+            with gr.Tab("Draw"):
+                self.sketch = sketchpad(pad_label)
+            with gr.Tab("Upload"):
+                self.upload = image_box(label="Upload a picture of a digit", type="pil", image_mode=None,
+                                        sources=["upload", "clipboard"], format="png", height=280)
+            with gr.Tab("Test set"):
+                self.index = gr.Number(label="MNIST test digit (0–9999)", value=0, precision=0)
+                with gr.Row():
+                    self.show = gr.Button("Show this one", size="md")
+                    self.random = gr.Button("Random", size="md", variant="secondary")
+        with gr.Row(equal_height=True):
+            self.digit = digit_output(f"{label}: 28×28 input", height=120, scale=3, min_width=120)
+            self.label = gr.Textbox(label="true label", info="test digits only", interactive=False,
+                                    scale=1, min_width=90, placeholder="–")
+        out = [self.digit, self.label]
+        self.events = [
+            self.sketch.change(sketch_changed, self.sketch, out, trigger_mode="always_last",
+                               show_progress="hidden", api_name=f"{name}_sketch", api_visibility=visibility),
+            self.upload.upload(prepare_upload, self.upload, out, api_name=f"{name}_upload",
+                               api_visibility=visibility),
+            self.show.click(pick_test_digit, self.index, [*out, self.index], api_name=f"{name}_pick",
+                            api_visibility=visibility),
+            self.random.click(pick_random, None, [*out, self.index], api_visibility="private"),
+        ]
+        self.sketch.clear(lambda: (None, None), None, out, api_visibility="private")
+
+    def then(self, fn, inputs, outputs, api_name=None, **kw):
+        """Run fn after every way of setting the digit; the first listener carries `api_name`."""
+        for i, event in enumerate(self.events):
+            public = i == 0 and api_name is not None
+            event.success(fn, inputs, outputs, api_name=api_name if public else None,
+                          api_visibility="public" if public else "private", **kw)
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        blank = (lambda: None) if len(outputs) == 1 else (lambda: (None,) * len(outputs))
+        self.sketch.clear(blank, None, outputs, api_visibility="private")
+
+
+def notice(slots, needs_testset=False):
+    """Markdown naming what a tab lacks (a missing checkpoint, the test set), or ''."""
+    from . import registry
+    lines = []
+    for slot in slots:
+        try:
+            registry.get(slot)
+        except ModelMissing as exc:
+            lines.append(f"**Missing:** {exc}")
+    if needs_testset:
+        try:
+            testset.tensors()
+        except testset.TestSetMissing as exc:
+            lines.append(f"**Missing:** {exc}")
+    return "\n\n".join(lines)
+
+
+def notice_box():
+    return gr.Markdown(elem_classes=["notice"])

@@ -1,0 +1,1 @@
+"""One module per tab: its callbacks (plain functions) first, then `build()` for the layout."""

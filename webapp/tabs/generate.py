@@ -1,0 +1,134 @@
+"""Generate tab: GAN, VAE-GAN and VAE prior samples side by side, with the discriminators' D(x),
+and interpolation between two seeds."""
+import gradio as gr
+import pandas as pd
+import torch
+
+from deepgen import inference
+from deepgen.images import captioned_grid, grid
+
+from .. import registry, testset
+from ..components import action, friendly, image_box, intro, notice, notice_box
+
+MAX_SAMPLES = 64
+SOURCES = [("gan", "GAN: G(z)"), ("vaegan", "VAE-GAN: f(z)"), ("vae", "VAE: f(z)")]
+JUDGES = [("gan", "D of the GAN"), ("vaegan", "D of the VAE-GAN")]
+INTRO = r"""
+### Sample the generators
+The GAN's discriminator $D$ and generator $G$ play a game. $D$ minimises
+$$-E_x[\log D(x)] - E_z[\log(1 - D(G(z)))]$$
+and $G$ (non-saturating form) minimises $-E_z[\log D(G(z))]$. Each sample comes from
+$z \sim N(0, I)$ drawn from the seed; under each digit is $D(x)$, the discriminator's probability that
+it is a real MNIST digit (VAE samples are judged by the GAN's $D$). The VAE-GAN (Larsen et al. 2016)
+is a VAE whose decoder is trained as a GAN generator: compare its samples with the VAE's blurrier ones.
+"""
+
+
+def _check(seed, count=1):
+    try:
+        seed, count = int(seed), int(count)
+    except (TypeError, ValueError):
+        raise ValueError("The seed and the count must be whole numbers.") from None
+    if not 0 <= seed < 2**63:
+        raise ValueError("The seed must be a whole number ≥ 0.")
+    if not 1 <= count <= MAX_SAMPLES:
+        raise ValueError(f"Draw 1 to {MAX_SAMPLES} samples, not {count}.")
+    return seed, count
+
+
+def _real_scores(model):
+    images, _ = testset.first(512)
+    return float(inference.discriminator_scores(model, images).mean())
+
+
+@friendly
+def generate(seed=0, count=16):
+    """(GAN, VAE-GAN, VAE sample grids, each digit captioned with D(x); table of mean D(x))."""
+    seed, count = _check(seed, count)
+    judges = {slot: registry.get(slot) for slot, _ in JUDGES if registry.available(slot)}
+    samples = {slot: inference.generate(registry.get(slot), count, seed)
+               for slot, _ in SOURCES if registry.available(slot)}
+    if samples and judges:                     # one discriminator pass per judge over all samples
+        batch = torch.cat(list(samples.values()))
+        scores = {judge: dict(zip(samples, inference.discriminator_scores(model, batch).split(count)))
+                  for judge, model in judges.items()}
+    pictures, rows = [], []
+    for slot, title in SOURCES:
+        if slot not in samples:
+            pictures.append(None)
+            continue
+        own = slot if slot in judges else next(iter(judges), None)   # VAE samples: the GAN's D
+        captions = [f"{v:.2f}" for v in scores[own][slot].tolist()] if own else [""] * count
+        pictures.append(captioned_grid(samples[slot], captions, nrow=min(8, count), zoom=2))
+        rows.append({"samples": title, **{name: round(float(scores[judge][slot].mean()), 3)
+                                          for judge, name in JUDGES if judge in judges}})
+    if not rows:
+        raise registry.ModelMissing("None of the gan, vaegan and vae checkpoints is there — train them "
+                                    "with `python -m train gan`, `… vaegan`, `… vae`.")
+    try:
+        rows.append({"samples": "real test digits (512)",
+                     **{name: round(registry.cached(slot, "real_D", _real_scores), 3)
+                        for slot, name in JUDGES if slot in judges}})
+    except testset.TestSetMissing:
+        pass
+    return (*pictures, pd.DataFrame(rows))
+
+
+@friendly
+def interpolate_seeds(seed_a=0, seed_b=1, steps=10):
+    """Rows of samples along the great circle from z(seed_a) to z(seed_b): GAN, VAE-GAN, VAE."""
+    seed_a, steps = _check(seed_a, steps)
+    seed_b, _ = _check(seed_b)
+    if steps < 2:
+        raise ValueError("Use at least 2 steps.")
+    out = []
+    for slot, _ in SOURCES:
+        out.append(grid(inference.interpolate_seeds(registry.get(slot), seed_a, seed_b, steps), nrow=steps)
+                   if registry.available(slot) else None)
+    return tuple(out)
+
+
+def on_open(seed, count, seed_a, seed_b, steps):
+    """When the tab opens: samples and an interpolation for the current seeds, and a note on what
+    is missing."""
+    try:
+        samples = generate(seed, count)
+    except gr.Error:
+        samples = (None,) * (len(SOURCES) + 1)
+    try:
+        walks = interpolate_seeds(seed_a, seed_b, steps)
+    except gr.Error:
+        walks = (None,) * len(SOURCES)
+    return (*samples, *walks, notice([s for s, _ in SOURCES]))
+
+
+def build(tab):
+    intro(INTRO)
+    status = notice_box()
+    with gr.Row(equal_height=True):
+        seed = gr.Number(label="seed", value=0, precision=0, minimum=0, min_width=100)
+        count = gr.Slider(1, MAX_SAMPLES, value=32, step=1, label="samples")
+        go = action("Generate", primary=True)
+    with gr.Row(equal_height=False):
+        pictures = [image_box(label=f"{title}  (caption: D(x))", format="png", interactive=False,
+                             elem_classes=["pixelated"], buttons=["download", "fullscreen"])
+                    for _, title in SOURCES]
+    scores = gr.Dataframe(label="Mean D(x): each discriminator's probability that the samples are real",
+                          interactive=False)
+    outputs = [*pictures, scores]
+    go.click(generate, [seed, count], outputs, api_name="generate")
+    seed.submit(generate, [seed, count], outputs, api_visibility="private")
+    count.release(generate, [seed, count], outputs, api_visibility="private", show_progress="hidden")
+
+    intro("#### Interpolation between two seeds\nSpherical interpolation between $z_A$ and $z_B$ keeps every "
+          "intermediate $z$ as long as a typical Gaussian sample.")
+    with gr.Row(equal_height=True):
+        seed_a = gr.Number(label="seed A", value=0, precision=0, minimum=0, min_width=100)
+        seed_b = gr.Number(label="seed B", value=1, precision=0, minimum=0, min_width=100)
+        steps = gr.Slider(2, 16, value=10, step=1, label="steps")
+        walk = action("Interpolate")
+    rows = [image_box(label=title, format="png", interactive=False, elem_classes=["pixelated"], height=110)
+            for _, title in SOURCES]
+    walk.click(interpolate_seeds, [seed_a, seed_b, steps], rows, api_name="interpolate_seeds")
+    tab.select(on_open, [seed, count, seed_a, seed_b, steps], [*outputs, *rows, status], api_visibility="private")
+    return seed
