@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from . import losses as L
 from . import metrics as M
 from .data import mnist_tensors
+from .inference import calibrate
 
 
 def batched(fn, x, batch_size=1000):
@@ -102,18 +103,12 @@ def evaluate_siamese(model, test, train=None, n_pairs=10000, **_):
     x, y = test
     emb = batched(model.embed, x)
     out = {"recall_at_1": M.recall_at_1(emb, y), "map_at_r": M.map_at_r(emb, y)}
-    xt, yt = train
-    ta, tb = M.make_pairs(yt, n_pairs, seed=1)
-    train_emb_a, train_emb_b = batched(model.embed, xt[ta]), batched(model.embed, xt[tb])
-    train_d = (train_emb_a - train_emb_b).norm(dim=1)
-    train_same = yt[ta] == yt[tb]
-    threshold = M.best_threshold(train_d, train_same)
-    a, b = M.fit_logistic(train_d, train_same)
+    calib = calibrate(model, *train, n_pairs=n_pairs, seed=1)
     pa, pb = M.make_pairs(y, n_pairs, seed=0)
     d = (emb[pa] - emb[pb]).norm(dim=1)
     same = y[pa] == y[pb]
-    out.update(verification_accuracy=M.verification_accuracy(d, same, threshold), roc_auc=M.roc_auc(-d, same),
-               threshold=threshold, calibration_a=a, calibration_b=b, n_pairs=n_pairs)
+    out.update(verification_accuracy=M.verification_accuracy(d, same, calib["threshold"]),
+               roc_auc=M.roc_auc(-d, same), n_pairs=n_pairs, **calib)
     return out
 
 
