@@ -151,3 +151,22 @@ def load(path_or_repo_id, device="cpu"):
     model.config = config
     model.source = str(path_or_repo_id)
     return model
+
+
+def halve(folder):
+    """Store a checkpoint's float32 tensors as float16 (half the size; `load` casts them back).
+    The file is replaced atomically, and the config records it."""
+    from safetensors.torch import load_file, save_file
+
+    folder = Path(folder)
+    weights = folder / "model.safetensors"
+    state = load_file(str(weights))
+    half = {k: v.half() if v.dtype == torch.float32 else v for k, v in state.items()}
+    tmp = weights.with_name(weights.name + ".tmp")
+    save_file(half, str(tmp), metadata={"format": "pt"})
+    os.replace(tmp, weights)
+    config = read_config(folder)
+    if config.get("weights_dtype") != "float16" and config.get("command"):
+        config["command"] += f" && python -m train.halve {folder}"
+    config["weights_dtype"] = "float16"
+    _atomic_write(folder / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")

@@ -30,11 +30,14 @@ def main(argv=None):
     p.add_argument("--per-class", type=int, default=10, help="labels per class for the transfer comparison")
     p.add_argument("--threads", type=int)
     p.add_argument("--dry-run", action="store_true", help="print the table, write no metrics.json")
+    p.add_argument("--show", action="store_true", help="print the metrics already in metrics.json, evaluate nothing")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     folders = [Path(c) for c in args.checkpoints] or sorted(
         d for d in Path(args.root).iterdir() if (d / "config.json").exists())
+    if args.show:
+        return print_table([(f.name, checkpoint.read_metrics(f)) for f in folders])
     try:
         rows = run(folders, args)
     except DataMissing as exc:

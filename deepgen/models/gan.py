@@ -37,7 +37,7 @@ class Discriminator(nn.Module):
 class GAN(DeepgenModel):
     kind = "gan"
 
-    def __init__(self, z_dim: int = 64, width: int = 32):
+    def __init__(self, z_dim: int = 64, width: int = 64):
         super().__init__()
         self.z_dim = z_dim
         self.generator = generator(z_dim, width)
