@@ -170,3 +170,4 @@ def halve(folder):
         config["command"] += f" && python -m train.halve {folder}"
     config["weights_dtype"] = "float16"
     _atomic_write(folder / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
+    _atomic_write(folder / "README.md", model_card(folder.name, config, read_metrics(folder)))

@@ -222,3 +222,21 @@ def test_neither_folder_nor_repo_id(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(deepgen.CheckpointError, match="neither a checkpoint folder nor a Hub repo id"):
         deepgen.load("no/such/folder")
+
+
+def test_halve_keeps_outputs_and_records_the_step(tmp_path):
+    from deepgen.checkpoint import halve
+    from deepgen.models import VAE
+
+    torch.manual_seed(0)
+    model = VAE(latent_dim=4).eval()
+    folder = deepgen.save(model, tmp_path / "vae", command="python -m train vae")
+    before = (folder / "model.safetensors").stat().st_size
+    halve(folder)
+    loaded = deepgen.load(folder)
+    h = torch.randn(3, 4)
+    assert torch.allclose(loaded.decode(h), model.decode(h), atol=2e-3)
+    assert (folder / "model.safetensors").stat().st_size < 0.6 * before
+    assert loaded.config["weights_dtype"] == "float16"
+    assert loaded.config["command"] == f"python -m train vae && python -m train.halve {folder}"
+    assert loaded.config["command"] in (folder / "README.md").read_text()
