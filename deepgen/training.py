@@ -83,7 +83,9 @@ def random_shift(x, max_shift=2):
 
 
 class Trainer:
-    """One optimisation step and one preview picture per model kind."""
+    """One optimisation step and one preview picture per model kind; `sched`, where a subclass
+    sets one, is stepped after every optimisation step."""
+    sched = None
 
     def __init__(self, model, lr, total_steps):
         self.model = model
@@ -94,6 +96,8 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
+        if self.sched is not None:
+            self.sched.step()
         return logs
 
     @torch.no_grad()
@@ -111,11 +115,6 @@ class ClassifierTrainer(Trainer):
         loss = F.cross_entropy(logits, y)
         return loss, {"loss": loss.item(), "accuracy": (logits.argmax(1) == y).float().mean().item()}
 
-    def step(self, x, y):
-        logs = super().step(x, y)
-        self.sched.step()
-        return logs
-
 
 class AnnealedTrainer(Trainer):
     """Adam with the learning rate annealed to zero along a cosine over the whole run."""
@@ -123,11 +122,6 @@ class AnnealedTrainer(Trainer):
     def __init__(self, model, lr, total_steps):
         super().__init__(model, lr, total_steps)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, total_steps)
-
-    def step(self, x, y):
-        logs = super().step(x, y)
-        self.sched.step()
-        return logs
 
 
 class AutoencoderTrainer(AnnealedTrainer):

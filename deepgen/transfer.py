@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from .checkpoint import load
 from .data import few_labels, mnist
+from .evaluation import batched
 
 
 def feature_extractor(model):
@@ -42,8 +43,7 @@ def fit_head(body, x, y, frozen, steps=300, lr=1e-3, seed=0):
 
 
 def accuracy(net, x, y):
-    with torch.no_grad():
-        return float(torch.cat([net(x[i:i + 1000]).argmax(1) for i in range(0, len(x), 1000)]).eq(y).double().mean())
+    return float(batched(net, x).argmax(1).eq(y).double().mean())
 
 
 def compare(encoder, per_class=10, data_dir=None, seed=0, steps=300):
