@@ -60,11 +60,11 @@ def build_model(name, latent_dim=None, loss="arcface", margin=None, scale=None, 
     if name == "ae":
         return Autoencoder(latent_dim or 16)
     if name == "vae":
-        return VAE(latent_dim or 32, hidden=512)
+        return VAE(latent_dim or 32, width=48, hidden=512)
     if name == "vae2d":
         return VAE(latent_dim or 2, hidden=512)
     if name == "cvae":
-        return CVAE(latent_dim or 16)
+        return CVAE(latent_dim or 16, width=48)
     if name == "gan":
         return GAN(latent_dim or 64)
     if name == "vaegan":
@@ -103,6 +103,9 @@ class Trainer:
     @torch.no_grad()
     def preview(self, x, y):
         return None
+
+    def finish(self):
+        """Called once after the last step, before the model is handed out."""
 
 
 class ClassifierTrainer(Trainer):
@@ -170,10 +173,17 @@ def _gan_optimizer(params, lr):
 
 
 class GANTrainer(Trainer):
+    """The slide's alternating updates. The generator handed out at the end is the exponential
+    moving average of its weights over the run (Yazıcı et al. 2019), with batch-norm statistics
+    recomputed for it; the discriminator and the previews during training use the live weights."""
+    ema_decay = 0.999
+
     def __init__(self, model, lr, total_steps):
         self.model = model
         self.opt_g = _gan_optimizer(model.generator.parameters(), lr)
         self.opt_d = _gan_optimizer(model.discriminator.parameters(), lr)
+        self.ema = torch.optim.swa_utils.AveragedModel(
+            model.generator, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.ema_decay))
 
     def step(self, x, y):
         G, Dis = self.model.generator, self.model.discriminator
@@ -186,7 +196,16 @@ class GANTrainer(Trainer):
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
+        self.ema.update_parameters(G)
         return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
+
+    @torch.no_grad()
+    def finish(self):
+        G = self.model.generator
+        G.load_state_dict(self.ema.module.state_dict())
+        device = next(G.parameters()).device
+        noise = [torch.randn(256, self.model.z_dim, device=device) for _ in range(40)]
+        torch.optim.swa_utils.update_bn(noise, G)
 
     @torch.no_grad()
     def preview(self, x, y):
@@ -205,6 +224,7 @@ class VAEGANTrainer(GANTrainer):
     BCE): with the feature term on the encoder, short CPU runs let the codes drift from N(0, I)
     (KL ≈ 50–85 nats instead of 25) and prior samples stop looking like digits."""
     gamma = 0.1  # weight of the feature reconstruction in the decoder's loss
+    finish = Trainer.finish  # the decoder is handed out as trained, without weight averaging
 
     def __init__(self, model, lr, total_steps):
         self.model = model
@@ -301,6 +321,8 @@ def train(name, *, epochs=None, batch_size=None, lr=None, seed=0, data_dir=None,
             last_of_epoch = step == epoch * len(batches)
             if step % log_every == 0 or last_of_epoch:
                 done = last_of_epoch and epoch == cfg["epochs"]
+                if done:
+                    trainer.finish()
                 model.eval()
                 preview = trainer.preview(x, y) if last_of_epoch else None
                 if not done:

@@ -16,8 +16,8 @@ from PIL import Image
 
 import deepgen
 from deepgen.metric_losses import LOSSES
-from deepgen.models import VAE
-from deepgen.training import MODELS, build_model, train
+from deepgen.models import GAN, VAE
+from deepgen.training import MODELS, GANTrainer, build_model, train
 from train.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,3 +170,23 @@ def test_cli_without_data_exits_with_the_clear_message(tmp_path, monkeypatch):
     assert exit_.value.code not in (0, None)
     assert message.startswith("error:") and "--data-dir" in message and "DEEPGEN_DATA" in message
     assert str(empty) in message
+
+
+def test_gan_hands_out_the_moving_average_of_its_generator():
+    torch.manual_seed(0)
+    model = GAN(z_dim=8, width=4)
+    trainer = GANTrainer(model, 1e-2, 10)
+    x, y = torch.rand(16, 1, 28, 28), torch.zeros(16, dtype=torch.long)
+    expected = None
+    for _ in range(4):
+        trainer.step(x, y)
+        live = {k: p.detach().clone() for k, p in model.generator.named_parameters()}
+        expected = live if expected is None else {
+            k: trainer.ema_decay * expected[k] + (1 - trainer.ema_decay) * live[k] for k in live}
+    assert not torch.allclose(expected["0.weight"], live["0.weight"])
+    trainer.finish()
+    for k, p in model.generator.named_parameters():
+        assert torch.allclose(p, expected[k], atol=1e-6), k
+    z = torch.randn(2048, 8)
+    with torch.no_grad():   # batch-norm statistics recomputed for the averaged weights
+        assert torch.allclose(model.generator.eval()(z), model.generator.train()(z), atol=0.02)
