@@ -64,7 +64,7 @@ def build_model(name, latent_dim=None, loss="arcface", margin=None, scale=None, 
     if name == "vae2d":
         return VAE(latent_dim or 2, hidden=512)
     if name == "cvae":
-        return CVAE(latent_dim or 16, width=48)
+        return CVAE(latent_dim or 6, width=48, hidden=512)
     if name == "gan":
         return GAN(latent_dim or 64)
     if name == "vaegan":
