@@ -58,15 +58,19 @@ def test_classifier_is_accurate(classifier, mnist_test_slice):
         assert (classifier(x).argmax(1) == y).float().mean() > 0.98
 
 
-@pytest.mark.parametrize("name", ["ae", "vaegan"])
-def test_autoencoders_reconstruct(models, mnist_test_slice, name):
-    x, _ = mnist_test_slice
+# an untrained decoder scores about 50; the VAE-GAN's sharp strokes cost squared error where they
+# sit a pixel off, so it is held to a looser bound and to the classifier still naming the digit
+@pytest.mark.parametrize("name,bound", [("ae", 15), ("vaegan", 25)])
+def test_autoencoders_reconstruct(models, classifier, mnist_test_slice, name, bound):
+    x, y = mnist_test_slice
     model = models[name]
     with torch.no_grad():
         h = model.encode(x)
         rec = model.decode(h[0] if isinstance(h, tuple) else h)
+        named = (classifier(rec).argmax(1) == y).float().mean()
     assert rec.shape == x.shape and 0 <= rec.min() and rec.max() <= 1
-    assert autoencoder_error(x, rec).mean() < 15  # an untrained decoder scores about 50
+    assert autoencoder_error(x, rec).mean() < bound
+    assert named > 0.93
 
 
 @pytest.mark.parametrize("name,bound", [("vae", 110), ("vae2d", 150)])
@@ -85,7 +89,7 @@ def test_cvae_obeys_its_label(models, classifier):
         assert (classifier(samples).argmax(1) == labels).float().mean() > 0.9
 
 
-@pytest.mark.parametrize("name", ["gan", "vae"])  # VAE-GAN samples: see its FID in metrics.json
+@pytest.mark.parametrize("name", ["gan", "vae", "vaegan"])
 def test_samples_look_like_digits(models, classifier, name):
     with torch.no_grad():
         samples = models[name].sample(200, generator=torch.Generator().manual_seed(0))

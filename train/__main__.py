@@ -15,7 +15,10 @@ from tqdm import tqdm
 from deepgen import DataMissing, checkpoint, load
 from deepgen.images import save_png
 from deepgen.metric_losses import LOSSES
+from deepgen.models.vaegan import VAEGAN
 from deepgen.training import DEFAULTS, MODELS, default_device, train
+
+MODEL_KINDS = {"vae2d": "vae"}  # training recipes whose checkpoints are of another kind
 
 
 def parser():
@@ -38,7 +41,8 @@ def parser():
     p.add_argument("--data-dir", help="MNIST folder (else $DEEPGEN_DATA, else ./data)")
     p.add_argument("--device", default=None, help=f"cpu or cuda (default: {default_device()})")
     p.add_argument("--threads", type=int, help="CPU threads for torch")
-    p.add_argument("--init", help="continue training the model saved in this checkpoint (folder or Hub repo id)")
+    p.add_argument("--init", help="continue training the model saved in this checkpoint (folder or Hub repo id); "
+                   "vaegan also starts from a gan checkpoint's generator and discriminator")
     p.add_argument("--out", help="output folder (default runs/MODEL); previews go to OUT/previews")
     p.add_argument("--encoder", help="transfer: checkpoint of the pretrained encoder")
     p.add_argument("--per-class", type=int, default=10, help="transfer: labels per class")
@@ -66,6 +70,10 @@ def run_training(args, command):
     if args.init:
         model = load(args.init)
         history = [model.config["command"]] if model.config.get("command") else []
+        if args.model == "vaegan" and model.kind == "gan":
+            model = VAEGAN.from_gan(model)
+        elif model.kind != MODEL_KINDS.get(args.model, args.model):
+            sys.exit(f"error: --init {args.init} holds a '{model.kind}' model, which '{args.model}' cannot continue")
     command = " && ".join(history + [command])
     events = train(args.model, model=model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                    data_dir=args.data_dir, limit=args.limit, device=args.device, latent_dim=args.latent_dim,

@@ -39,7 +39,7 @@ class GAN(DeepgenModel):
 
     def __init__(self, z_dim: int = 64, width: int = 64):
         super().__init__()
-        self.z_dim = z_dim
+        self.z_dim, self.width = z_dim, width
         self.generator = generator(z_dim, width)
         self.discriminator = Discriminator(width)
 

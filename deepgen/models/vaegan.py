@@ -17,6 +17,15 @@ class VAEGAN(DeepgenModel):
         self.decoder = generator(latent_dim, width)
         self.discriminator = Discriminator(width)
 
+    @classmethod
+    def from_gan(cls, gan):
+        """A VAE-GAN whose decoder and discriminator start as a trained GAN's generator and
+        discriminator; only the encoder starts from scratch."""
+        model = cls(latent_dim=gan.z_dim, width=gan.width)
+        model.decoder.load_state_dict(gan.generator.state_dict())
+        model.discriminator.load_state_dict(gan.discriminator.state_dict())
+        return model
+
     def encode(self, x):
         return self.encoder(x).chunk(2, dim=1)
 
