@@ -33,7 +33,7 @@ DEFAULTS = {  # epochs, batch size, learning rate: the settings the bundled chec
     "classifier": dict(epochs=6, batch_size=128, lr=2e-3),
     "ae": dict(epochs=5, batch_size=128, lr=1e-3),
     "vae": dict(epochs=30, batch_size=128, lr=1e-3),
-    "vae2d": dict(epochs=20, batch_size=128, lr=1e-3),
+    "vae2d": dict(epochs=40, batch_size=128, lr=1e-3),
     "cvae": dict(epochs=12, batch_size=128, lr=1e-3),
     "gan": dict(epochs=12, batch_size=64, lr=2e-4),
     "vaegan": dict(epochs=5, batch_size=64, lr=3e-4),
@@ -63,7 +63,7 @@ def build_model(name, latent_dim=None, loss="arcface", margin=None, scale=None, 
     if name == "vae":
         return VAE(latent_dim or 32, width=48, hidden=512)
     if name == "vae2d":
-        return VAE(latent_dim or 2, hidden=512)
+        return VAE(latent_dim or 2, hidden=256, deep=True)
     if name == "cvae":
         return CVAE(latent_dim or 6, width=48, hidden=512)
     if name == "gan":

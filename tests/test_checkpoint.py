@@ -17,7 +17,7 @@ Y = torch.tensor([1, 4, 4])
 MODELS = {
     "ae": (lambda: Autoencoder(latent_dim=8, width=8, hidden=32),
            lambda m: [m(X), m.encode(X), m.decode(Z)]),
-    "vae": (lambda: VAE(latent_dim=8, width=8, hidden=32),
+    "vae": (lambda: VAE(latent_dim=8, width=8, hidden=32, deep=True),
             lambda m: [*m.encode(X), m.decode(Z)]),
     "cvae": (lambda: CVAE(latent_dim=8, width=8, hidden=32),
              lambda m: [*m.encode(X, Y), m.decode(Z, Y)]),

@@ -13,11 +13,11 @@ from .base import DeepgenModel, conv_decoder, conv_encoder
 class VAE(DeepgenModel):
     kind = "vae"
 
-    def __init__(self, latent_dim: int = 32, width: int = 32, hidden: int = 256):
+    def __init__(self, latent_dim: int = 32, width: int = 32, hidden: int = 256, deep: bool = False):
         super().__init__()
         self.latent_dim = latent_dim
         self.encoder = conv_encoder(2 * latent_dim, width, hidden)
-        self.decoder = conv_decoder(latent_dim, width, hidden)
+        self.decoder = conv_decoder(latent_dim, width, hidden, deep)
 
     def encode(self, x):
         """(μ, log σ²) of Q(H|X)."""
