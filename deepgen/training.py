@@ -61,7 +61,7 @@ def build_model(name, latent_dim=None, loss="arcface", margin=None, scale=None, 
     if name == "ae":
         return Autoencoder(latent_dim or 16)
     if name == "vae":
-        return VAE(latent_dim or 32, width=48, hidden=512)
+        return VAE(latent_dim or 32, width=48, hidden=256)
     if name == "vae2d":
         return VAE(latent_dim or 2, hidden=256, deep=True)
     if name == "cvae":
