@@ -39,7 +39,7 @@ def classifier(models):
 def test_every_checkpoint_is_there_and_small():
     assert sorted(EXPECTED) == sorted(d.name for d in ROOT.iterdir() if (d / "config.json").exists())
     size = sum(f.stat().st_size for f in ROOT.rglob("*") if f.is_file() and "previews" not in f.parts)
-    assert size < 50e6
+    assert size < 45e6, f"checkpoints take {size / 1e6:.1f} MB: the brief asks for well under 50"
 
 
 @pytest.mark.parametrize("name", EXPECTED)
@@ -58,9 +58,8 @@ def test_classifier_is_accurate(classifier, mnist_test_slice):
         assert (classifier(x).argmax(1) == y).float().mean() > 0.98
 
 
-# an untrained decoder scores about 50; the VAE-GAN's sharp strokes cost squared error where they
-# sit a pixel off, so it is held to a looser bound and to the classifier still naming the digit
-@pytest.mark.parametrize("name,bound", [("ae", 15), ("vaegan", 25)])
+# an untrained decoder scores about 50; the classifier must also still name the reconstructed digit
+@pytest.mark.parametrize("name,bound", [("ae", 15), ("vaegan", 15)])
 def test_autoencoders_reconstruct(models, classifier, mnist_test_slice, name, bound):
     x, y = mnist_test_slice
     model = models[name]
@@ -70,7 +69,7 @@ def test_autoencoders_reconstruct(models, classifier, mnist_test_slice, name, bo
         named = (classifier(rec).argmax(1) == y).float().mean()
     assert rec.shape == x.shape and 0 <= rec.min() and rec.max() <= 1
     assert autoencoder_error(x, rec).mean() < bound
-    assert named > 0.93
+    assert named > 0.95
 
 
 @pytest.mark.parametrize("name,bound", [("vae", 110), ("vae2d", 150)])
