@@ -29,7 +29,7 @@ MODELS = {
     "siamese": "Siamese embedding network; choose the loss with --loss",
 }
 
-DEFAULTS = {  # epochs, batch size, learning rate: the settings the bundled checkpoints use
+DEFAULTS = {  # epochs, batch size, learning rate; each bundled model card gives the flags its runs used
     "classifier": dict(epochs=6, batch_size=128, lr=2e-3),
     "ae": dict(epochs=5, batch_size=128, lr=1e-3),
     "vae": dict(epochs=30, batch_size=128, lr=1e-3),
@@ -192,7 +192,7 @@ class GANTrainer(Trainer):
             generator, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.ema_decay))
 
     def step(self, x, y):
-        G, Dis = self.model.generator, self.model.discriminator
+        Dis = self.model.discriminator
         fake = self.model.sample(len(x), device=x.device)
         d_loss = L.gan_discriminator_loss(Dis(x), Dis(fake.detach()))
         self.opt_d.zero_grad(set_to_none=True)
@@ -202,7 +202,7 @@ class GANTrainer(Trainer):
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
-        self.ema.update_parameters(G)
+        self.ema.update_parameters(self.live)
         return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
 
     @torch.no_grad()
@@ -267,7 +267,7 @@ class VAEGANTrainer(GANTrainer):
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
-        self.ema.update_parameters(m.decoder)
+        self.ema.update_parameters(self.live)
         return {"d_loss": d_loss.item(), "gen": gen.item(), "kl": kl.item(),
                 "feature_rec": feat_rec.item(), "pixel_bce": pixel.item()}
 

@@ -59,8 +59,8 @@ def test_classifier_is_accurate(classifier, mnist_test_slice):
 
 
 # an untrained decoder scores about 50; the classifier must also still name the reconstructed digit
-@pytest.mark.parametrize("name,bound", [("ae", 15), ("vaegan", 15)])
-def test_autoencoders_reconstruct(models, classifier, mnist_test_slice, name, bound):
+@pytest.mark.parametrize("name", ["ae", "vaegan"])
+def test_autoencoders_reconstruct(models, classifier, mnist_test_slice, name):
     x, y = mnist_test_slice
     model = models[name]
     with torch.no_grad():
@@ -68,7 +68,7 @@ def test_autoencoders_reconstruct(models, classifier, mnist_test_slice, name, bo
         rec = model.decode(h[0] if isinstance(h, tuple) else h)
         named = (classifier(rec).argmax(1) == y).float().mean()
     assert rec.shape == x.shape and 0 <= rec.min() and rec.max() <= 1
-    assert autoencoder_error(x, rec).mean() < bound
+    assert autoencoder_error(x, rec).mean() < 15
     assert named > 0.95
 
 

@@ -44,9 +44,9 @@ def test_autoencoder(x, latent):
     assert images.shape == IMAGE and in_unit_range(images)
 
 
-@pytest.mark.parametrize("latent,hidden,deep", [(2, 256, True), (32, 256, False)])
-def test_vae(x, latent, hidden, deep):
-    model = VAE(latent_dim=latent, hidden=hidden, deep=deep).eval()
+@pytest.mark.parametrize("latent,deep", [(2, True), (32, False)])
+def test_vae(x, latent, deep):
+    model = VAE(latent_dim=latent, deep=deep).eval()
     logits, mu, logvar = model(x)
     assert logits.shape == IMAGE and mu.shape == logvar.shape == (B, latent)
     assert model.decode_logits(mu).shape == IMAGE
