@@ -65,7 +65,7 @@ def build_model(name, latent_dim=None, loss="arcface", margin=None, scale=None, 
     if name == "vae2d":
         return VAE(latent_dim or 2, hidden=256, deep=True)
     if name == "cvae":
-        return CVAE(latent_dim or 6, width=48, hidden=512)
+        return CVAE(latent_dim or 6, width=48, hidden=256)
     if name == "gan":
         return GAN(latent_dim or 64)
     if name == "vaegan":
