@@ -57,6 +57,8 @@ def bench_callbacks(calls):
     import numpy as np
     from PIL import Image
 
+    from deepgen import inference
+    from webapp import registry
     from webapp.components import pick_test_digit, prepare_sketch
     from webapp.tabs import compare, draw, generate, latent, style
 
@@ -67,12 +69,14 @@ def bench_callbacks(calls):
     ink[40:240, 120:160, 3] = 255
     sketch = {"background": None, "layers": [], "composite": ink}
     rng = np.random.default_rng(0)
+    gan = registry.get("gan")
     cases = {
         "prepare sketch (280×280 → 28×28)": lambda: prepare_sketch(sketch),
         "reconstruct (AE, VAE, VAE-GAN, classifier, code)": lambda: draw.reconstruct(a),
         "decode one slider move (VAE)": lambda: latent.decode_latent(*rng.uniform(-3, 3, 32).round(2)),
         "style row (CVAE, 10 labels)": lambda: style.style_transfer(a, label, style.LABEL_SOURCES[0]),
         "compare (ArcFace + CosFace, neighbours, PCA plot)": lambda: compare.compare(a, b),
+        "64 GAN samples and their D(x)": lambda: inference.discriminator_scores(gan, inference.generate(gan, 64, 0)),
         "generate 64 (GAN + VAE-GAN + VAE, D scores)": lambda: generate.generate(0, 64),
     }
     print(f"callbacks, {calls} calls each (after one warm-up call that loads models and caches):")

@@ -1,6 +1,7 @@
-"""The lecture's formulas, one function each, named after the slide that gives it.
+"""The lecture's formulas, one function each, named after the slide that gives it, and the one
+term the project adds to them (`class_certainty_loss`, for the GAN's generator).
 
-Each docstring quotes the slide. Reductions (mean over a batch, sum over pixels) are
+Each docstring quotes the slide or the paper. Reductions (mean over a batch, sum over pixels) are
 stated in the signature so that a reader can check the numbers by hand.
 """
 import math
@@ -125,3 +126,14 @@ def gan_discriminator_loss(real_logits, fake_logits):
 def gan_generator_loss(fake_logits):
     """Slide "GAN" (non-saturating generator): −E_z[log D(G(z))]."""
     return F.softplus(-fake_logits).mean()
+
+
+def class_certainty_loss(class_logits):
+    """CatGAN's generator term (Springenberg 2016), E_x[H(p(y|x))] − H(E_x[p(y|x)]): each sample
+    firmly in one class, the classes used equally often. It equals −E_x KL(p(y|x) ‖ p(y)) over the
+    batch, so minimising it raises the log of the classifier score seen by that classifier."""
+    log_p = F.log_softmax(class_logits, dim=1)
+    p = log_p.exp()
+    conditional = -(p * log_p).sum(1).mean()
+    marginal = p.mean(0)
+    return conditional + (marginal * marginal.clamp_min(1e-12).log()).sum()

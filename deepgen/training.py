@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from . import data as D
@@ -174,15 +175,25 @@ def _gan_optimizer(params, lr):
 
 
 class GANTrainer(Trainer):
-    """The slide's alternating updates. The generator handed out at the end is the exponential
-    moving average of its weights over the run (Yazıcı et al. 2019), with batch-norm statistics
-    recomputed for it; the discriminator and the previews during training use the live weights."""
+    """The slide's alternating updates, plus CatGAN's class-certainty term for the generator:
+    a linear head on the discriminator's features learns the digit classes of real images, and
+    the generator is rewarded for samples that head puts firmly in one class, all classes
+    equally often (`losses.class_certainty_loss`, weight `certainty_weight`). Without it a
+    sixth of the samples lie halfway between two digits (4/9, 3/5, 7/9). The head lives only
+    in the trainer; the checkpoint keeps the plain G and D. The generator handed out at the end
+    is the exponential moving average of its weights over the run (Yazıcı et al. 2019), with
+    batch-norm statistics recomputed for it; the discriminator and the previews during training
+    use the live weights."""
     ema_decay = 0.999
+    certainty_weight = 1.0
 
     def __init__(self, model, lr, total_steps):
         self.model = model
+        Dis = model.discriminator
+        features = Dis.head[-1].in_features
+        self.class_head = nn.Sequential(nn.Flatten(), nn.Linear(features, 10)).to(next(Dis.parameters()).device)
         self.opt_g = _gan_optimizer(model.generator.parameters(), lr)
-        self.opt_d = _gan_optimizer(model.discriminator.parameters(), lr)
+        self.opt_d = _gan_optimizer([*Dis.parameters(), *self.class_head.parameters()], lr)
         self.keep_average_of(model.generator)
 
     def keep_average_of(self, generator):
@@ -194,16 +205,21 @@ class GANTrainer(Trainer):
     def step(self, x, y):
         Dis = self.model.discriminator
         fake = self.model.sample(len(x), device=x.device)
-        d_loss = L.gan_discriminator_loss(Dis(x), Dis(fake.detach()))
+        real_features = Dis.features(x)
+        d_loss = L.gan_discriminator_loss(Dis.head(real_features).squeeze(1), Dis(fake.detach()))
+        class_loss = F.cross_entropy(self.class_head(real_features), y)
         self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
+        (d_loss + class_loss).backward()
         self.opt_d.step()
-        g_loss = L.gan_generator_loss(Dis(fake))
+        fake_features = Dis.features(fake)
+        g_loss = L.gan_generator_loss(Dis.head(fake_features).squeeze(1))
+        certainty = L.class_certainty_loss(self.class_head(fake_features))
         self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
+        (g_loss + self.certainty_weight * certainty).backward()
         self.opt_g.step()
         self.ema.update_parameters(self.live)
-        return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
+        return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "class_loss": class_loss.item(),
+                "certainty": certainty.item()}
 
     @torch.no_grad()
     def finish(self):

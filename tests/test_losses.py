@@ -230,3 +230,21 @@ def test_gan_losses_stay_finite_for_extreme_logits():
     assert torch.isfinite(L.gan_discriminator_loss(extreme, extreme))
     assert torch.isfinite(L.gan_generator_loss(extreme))
     assert L.gan_generator_loss(torch.tensor([-200.0])).item() == pytest.approx(200.0)
+
+
+def test_class_certainty_loss_hand_worked():
+    # two samples over two classes: p = (0.8, 0.2) and (0.4, 0.6); the batch marginal is (0.6, 0.4)
+    probs = f64([0.8, 0.2], [0.4, 0.6])
+    conditional = -(0.8 * math.log(0.8) + 0.2 * math.log(0.2) + 0.4 * math.log(0.4) + 0.6 * math.log(0.6)) / 2
+    marginal = -(0.6 * math.log(0.6) + 0.4 * math.log(0.4))
+    assert L.class_certainty_loss(probs.log()).item() == pytest.approx(conditional - marginal, rel=1e-12)
+
+
+def test_class_certainty_loss_is_minus_log_classifier_score():
+    from deepgen.metrics import classifier_score
+    logits = torch.randn(50, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 3
+    score = classifier_score(torch.softmax(logits, 1))
+    assert L.class_certainty_loss(logits).item() == pytest.approx(-math.log(score), rel=1e-9)
+    confident = torch.eye(10, dtype=torch.float64) * 100      # every class, each sample certain
+    assert L.class_certainty_loss(confident).item() == pytest.approx(-math.log(10), rel=1e-9)
+    assert L.class_certainty_loss(torch.zeros(4, 10)).item() == pytest.approx(0.0, abs=1e-7)

@@ -26,7 +26,7 @@ STEPS = 2 * 256 // 32
 IMAGE_MODELS = ["ae", "vae", "vae2d", "cvae", "gan", "vaegan"]
 RUNS = [(m, None) for m in MODELS if m != "siamese"] + [("siamese", loss) for loss in LOSSES]
 FALLING = {"classifier": "loss", "ae": "bce", "vae": "neg_elbo", "vae2d": "neg_elbo", "cvae": "neg_elbo",
-           "vaegan": "pixel_bce", "siamese": "loss"}
+           "gan": "class_loss", "vaegan": "pixel_bce", "siamese": "loss"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -64,7 +64,7 @@ def test_events_count_steps_and_epochs(case):
     assert all(e.model is events[0].model for e in events)
 
 
-@pytest.mark.parametrize("case", [c for c in RUNS if c[0] != "gan"], ids=run_id)
+@pytest.mark.parametrize("case", RUNS, ids=run_id)
 def test_loss_goes_down(case):
     events = run(*case)
     key = FALLING[case[0]]
@@ -93,7 +93,7 @@ def test_no_preview_for_non_image_models(case):
 
 def test_gan_runs_finite_and_previews_an_8_by_8_grid():
     events = run("gan")
-    assert set(events[-1].losses) == {"d_loss", "g_loss"}
+    assert set(events[-1].losses) == {"d_loss", "g_loss", "class_loss", "certainty"}
     preview = events[-1].preview
     assert preview.dtype == np.uint8 and preview.shape == (2 + 8 * 30, 2 + 8 * 30)
     samples = events[-1].model.sample(4)

@@ -1,5 +1,7 @@
 """Generate tab: GAN, VAE-GAN and VAE prior samples side by side, with the discriminators' D(x),
 and interpolation between two seeds."""
+from concurrent.futures import ThreadPoolExecutor
+
 import gradio as gr
 import pandas as pd
 import torch
@@ -11,14 +13,16 @@ from .. import registry, testset
 from ..components import action, friendly, image_box, intro, notice, notice_box
 
 MAX_SAMPLES = 64
+POOL = ThreadPoolExecutor(3, thread_name_prefix="generate")  # the three models run side by side on 2 cores
 SOURCES = [("gan", "GAN: G(z)"), ("vaegan", "VAE-GAN: f(z)"), ("vae", "VAE: f(z)")]
 JUDGES = [("gan", "D of the GAN"), ("vaegan", "D of the VAE-GAN")]
 INTRO = r"""
 ### Sample the generators
 The GAN's discriminator $D$ and generator $G$ play a game. $D$ minimises
 $$-E_x[\log D(x)] - E_z[\log(1 - D(G(z)))]$$
-and $G$ (non-saturating form) minimises $-E_z[\log D(G(z))]$. Each sample comes from
-$z \sim N(0, I)$ drawn from the seed; under each digit is $D(x)$, the discriminator's probability that
+and $G$ (non-saturating form) minimises $-E_z[\log D(G(z))]$; the bundled $G$ also learned to draw
+digits that a classifier on $D$'s features puts firmly in one class (CatGAN's certainty term).
+Each sample comes from $z \sim N(0, I)$ drawn from the seed; under each digit is $D(x)$, the discriminator's probability that
 it is a real MNIST digit (VAE samples are judged by the GAN's $D$). The VAE-GAN (Larsen et al. 2016)
 is a VAE whose decoder is trained as a GAN generator: compare its samples with the VAE's blurrier ones.
 """
@@ -46,12 +50,13 @@ def generate(seed=0, count=16):
     """(GAN, VAE-GAN, VAE sample grids, each digit captioned with D(x); table of mean D(x))."""
     seed, count = _check(seed, count)
     judges = {slot: registry.get(slot) for slot, _ in JUDGES if registry.available(slot)}
-    samples = {slot: inference.generate(registry.get(slot), count, seed)
+    drawing = {slot: POOL.submit(inference.generate, registry.get(slot), count, seed)
                for slot, _ in SOURCES if registry.available(slot)}
+    samples = {slot: job.result() for slot, job in drawing.items()}
     if samples and judges:                     # one discriminator pass per judge over all samples
         batch = torch.cat(list(samples.values()))
-        scores = {judge: dict(zip(samples, inference.discriminator_scores(model, batch).split(count)))
-                  for judge, model in judges.items()}
+        judging = {judge: POOL.submit(inference.discriminator_scores, model, batch) for judge, model in judges.items()}
+        scores = {judge: dict(zip(samples, job.result().split(count))) for judge, job in judging.items()}
     pictures, rows = [], []
     for slot, title in SOURCES:
         if slot not in samples:
