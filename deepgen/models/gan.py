@@ -33,9 +33,13 @@ class Discriminator(nn.Module):
     def features(self, x):
         return self.body(x)
 
+    def logit(self, features):
+        """The logit of D(x), from `features(x)`."""
+        return self.head(features).squeeze(1)
+
     def forward(self, x):
         """Logit of D(x) = P(x is real)."""
-        return self.head(self.body(x)).squeeze(1)
+        return self.logit(self.body(x))
 
 
 class GAN(DeepgenModel):

@@ -22,9 +22,10 @@ The GAN's discriminator $D$ and generator $G$ play a game. $D$ minimises
 $$-E_x[\log D(x)] - E_z[\log(1 - D(G(z)))]$$
 and $G$ (non-saturating form) minimises $-E_z[\log D(G(z))]$; the bundled $G$ also learned to draw
 digits that a classifier on $D$'s features puts firmly in one class (CatGAN's certainty term).
-Each sample comes from $z \sim N(0, I)$ drawn from the seed; under each digit is $D(x)$, the discriminator's probability that
-it is a real MNIST digit (VAE samples are judged by the GAN's $D$). The VAE-GAN (Larsen et al. 2016)
-is a VAE whose decoder is trained as a GAN generator: compare its samples with the VAE's blurrier ones.
+Each sample comes from $z \sim N(0, I)$ drawn from the seed; under each digit is $D(x)$, the
+discriminator's probability that it is a real MNIST digit (VAE samples are judged by the GAN's $D$).
+The VAE-GAN (Larsen et al. 2016) is a VAE whose decoder is trained as a GAN generator: compare its
+samples with the VAE's blurrier ones.
 """
 
 
