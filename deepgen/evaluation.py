@@ -47,23 +47,24 @@ def evaluate_ae(model, test, **_):
 
 
 def _vae_bounds(x, y, encode, decode_logits, k, batch_size=500):
-    """Mean −ELBO (one sample) and IWAE −log p(x) (k samples); `y` is None for the plain VAE."""
+    """Mean −ELBO (one sample) and IWAE −log p(x) (k samples); `decode_logits(h, x, y)` scores
+    the images x given codes h (and labels y, which the plain VAE ignores)."""
     torch.manual_seed(0)
     neg_elbo, nll = [], []
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
             xb, yb = x[i:i + batch_size], y[i:i + batch_size]
             mu, logvar = encode(xb, yb)
-            logits = decode_logits(L.reparameterize(mu, logvar), yb)
+            logits = decode_logits(L.reparameterize(mu, logvar), xb, yb)
             neg_elbo.append(L.negative_elbo(xb, logits, mu, logvar))
-            nll.append(M.iwae_nll(xb, lambda h: decode_logits(h, yb.repeat(k)), mu, logvar, k))
+            nll.append(M.iwae_nll(xb, lambda h: decode_logits(h, xb.repeat(k, 1, 1, 1), yb.repeat(k)), mu, logvar, k))
     return {"test_neg_elbo": float(torch.cat(neg_elbo).mean()), "test_nll_iwae": float(torch.cat(nll).mean()),
             "iwae_k": k}
 
 
 def evaluate_vae(model, test, judge=None, n_samples=10000, iwae_k=64, fid_floor=None, **_):
     x, y = test
-    out = _vae_bounds(x, y, lambda xb, yb: model.encode(xb), lambda h, yb: model.decode_logits(h), iwae_k)
+    out = _vae_bounds(x, y, lambda xb, yb: model.encode(xb), lambda h, xb, yb: model.decode_logits(h, xb), iwae_k)
     if judge is not None:
         with torch.no_grad():
             samples = model.sample(n_samples, generator=torch.Generator().manual_seed(0))
@@ -73,7 +74,7 @@ def evaluate_vae(model, test, judge=None, n_samples=10000, iwae_k=64, fid_floor=
 
 def evaluate_cvae(model, test, judge=None, iwae_k=64, per_label=1000, **_):
     x, y = test
-    out = _vae_bounds(x, y, model.encode, model.decode_logits, iwae_k)
+    out = _vae_bounds(x, y, model.encode, lambda h, xb, yb: model.decode_logits(h, yb), iwae_k)
     if judge is not None:
         labels = torch.arange(10).repeat_interleave(per_label)
         with torch.no_grad():

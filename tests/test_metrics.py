@@ -143,6 +143,26 @@ def test_iwae_is_exact_when_the_decoder_ignores_the_code():
     assert torch.allclose(nll, bernoulli_nll(x, logits.expand(4, -1, -1, -1)), atol=1e-3)
 
 
+def test_vae_bounds_score_each_image_with_its_own_rows():
+    # a row-by-row decoder that ignores the code (first decoder layer zeroed) and Q = the prior
+    # (last encoder layer zeroed): −ELBO and IWAE both equal the decoder's BCE of each image given
+    # its own rows, which holds only if every importance sample is scored against its own image
+    from deepgen.evaluation import evaluate_vae
+    from deepgen.models import VAE
+    torch.manual_seed(0)
+    model = VAE(latent_dim=2, width=8, hidden=16, context_rows=1, context_reach=1).eval()
+    with torch.no_grad():
+        model.decoder[0].weight.zero_()
+        model.encoder[-1].weight.zero_()
+        model.encoder[-1].bias.zero_()
+    x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        direct = bernoulli_nll(x, model.decode_logits(torch.zeros(6, 2), x)).mean().item()
+    out = evaluate_vae(model, (x, torch.zeros(6, dtype=torch.long)), iwae_k=5)
+    assert out["test_neg_elbo"] == pytest.approx(direct, rel=1e-5)
+    assert out["test_nll_iwae"] == pytest.approx(direct, rel=1e-5)
+
+
 def test_iwae_bound_tightens_with_k():
     torch.manual_seed(0)
     w = torch.randn(2, 784) * 0.5

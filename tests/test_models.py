@@ -54,6 +54,43 @@ def test_vae(x, latent, deep):
     assert samples.shape == (6, 1, 28, 28) and in_unit_range(samples)
 
 
+def test_row_vae_scores_each_row_given_only_the_rows_above(x):
+    model = VAE(latent_dim=2, deep=True, context_rows=2, context_reach=1).eval()
+    h = torch.randn(B, 2, generator=torch.Generator().manual_seed(1))
+    changed = x.clone()
+    changed[:, :, 10] = 1 - changed[:, :, 10]
+    with torch.no_grad():
+        diff = (model.decode_logits(h, x) - model.decode_logits(h, changed)).abs().amax(dim=(0, 1, 3))
+    assert diff.nonzero().flatten().tolist() == [11, 12]   # the two rows below row 10, nothing else
+    logits, _, _ = model(x)
+    assert logits.shape == IMAGE
+    with pytest.raises(ValueError, match="row by row"):
+        model.decode_logits(h)
+
+
+def test_row_dropout_hides_the_rows_above_only_in_training(x):
+    model = VAE(latent_dim=2, context_rows=1, context_reach=1, context_dropout=1.0)
+    h = torch.randn(B, 2, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        model.train()
+        assert torch.equal(model.decode_logits(h, x), model.decode_logits(h, torch.zeros_like(x)))
+        model.eval()
+        assert not torch.allclose(model.decode_logits(h, x), model.decode_logits(h, torch.zeros_like(x)))
+
+
+def test_row_vae_draws_the_means_its_loss_scores(x):
+    """decode(h) feeds each row's means to the next row: teacher-forced on its own drawing, the
+    logits give back that drawing."""
+    model = VAE(latent_dim=2, deep=True, context_rows=1, context_reach=1).eval()
+    h = torch.randn(5, 2, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        drawn = model.decode(h)
+        assert drawn.shape == (5, 1, 28, 28) and in_unit_range(drawn)
+        assert torch.allclose(torch.sigmoid(model.decode_logits(h, drawn)), drawn, atol=1e-6)
+        assert torch.equal(model.sample(3, generator=torch.Generator().manual_seed(0)),
+                           model.sample(3, generator=torch.Generator().manual_seed(0)))
+
+
 def test_vae_sample_is_reproducible_with_a_generator():
     model = VAE(latent_dim=4).eval()
     a = model.sample(3, generator=torch.Generator().manual_seed(5))

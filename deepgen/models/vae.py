@@ -1,6 +1,7 @@
 """Variational autoencoder and its conditional version (slides "VAE", "Conditional VAE").
 
-Q(H|X) = N(μ(X), diag exp(logvar(X))); P(X|H) is Bernoulli with logits f(H).
+Q(H|X) = N(μ(X), diag exp(logvar(X))); P(X|H) is Bernoulli with logits f(H), pixel by pixel,
+or (`context_rows` > 0) row by row: P(X|H) = Πᵣ P(xᵣ | H, the rows just above r), see `RowContext`.
 """
 import torch
 import torch.nn as nn
@@ -10,29 +11,77 @@ from ..losses import reparameterize
 from .base import DeepgenModel, conv_decoder, conv_encoder
 
 
+class RowContext(nn.Module):
+    """The decoder's last step when P(X|H) is drawn row by row (a local autoregressive decoder,
+    as in PixelVAE, Gulrajani et al. 2017, but over whole rows): the logits of row r come from
+    the decoder's feature maps at row r and the pixels of the `rows` rows above it, within
+    `reach` columns. The pixels of one row stay independent given H and the rows above, so a
+    digit is drawn in 28 steps, and the short reach leaves the shape of the digit to H.
+
+    In training, `dropout` is the chance that an image's rows above are all hidden (as in the
+    word dropout of Bowman et al. 2016): the decoder must then draw from H alone, which keeps
+    the digit's shape in H and the drawing from streaking down the columns."""
+
+    def __init__(self, channels, rows=1, reach=1, dropout=0.0):
+        super().__init__()
+        self.rows, self.dropout = rows, dropout
+        self.context = nn.Conv2d(1, channels, (rows, 2 * reach + 1), padding=(0, reach))
+        self.out = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, 1, 1))
+
+    def forward(self, features, x):
+        """Logits of every row at once, given the true pixels above each (for the loss)."""
+        if self.training and self.dropout:
+            x = x * (torch.rand(len(x), 1, 1, 1, device=x.device) >= self.dropout)
+        above = F.pad(x, (0, 0, self.rows, 0))[:, :, :-1]   # row r of `above` ends at row r − 1 of x
+        return self.out(features + self.context(above))
+
+    def draw(self, features):
+        """Bernoulli means, row after row, each row drawn from the means of the rows above."""
+        n, _, height, width = features.shape
+        rows = [features.new_zeros(n, 1, 1, width)] * self.rows
+        for r in range(height):
+            above = torch.cat(rows[-self.rows:], 2)
+            rows.append(torch.sigmoid(self.out(features[:, :, r:r + 1] + self.context(above))))
+        return torch.cat(rows[self.rows:], 2)
+
+
 class VAE(DeepgenModel):
     kind = "vae"
 
-    def __init__(self, latent_dim: int = 32, width: int = 32, hidden: int = 256, deep: bool = False):
+    def __init__(self, latent_dim: int = 32, width: int = 32, hidden: int = 256, deep: bool = False,
+                 context_rows: int = 0, context_reach: int = 1, context_channels: int = 32,
+                 context_dropout: float = 0.0):
         super().__init__()
         self.latent_dim = latent_dim
         self.encoder = conv_encoder(2 * latent_dim, width, hidden)
-        self.decoder = conv_decoder(latent_dim, width, hidden, deep)
+        if context_rows:
+            self.decoder = conv_decoder(latent_dim, width, hidden, deep, out_channels=context_channels)
+            self.rows = RowContext(context_channels, context_rows, context_reach, context_dropout)
+        else:
+            self.decoder = conv_decoder(latent_dim, width, hidden, deep)
+            self.rows = None
 
     def encode(self, x):
         """(μ, log σ²) of Q(H|X)."""
         return self.encoder(x).chunk(2, dim=1)
 
-    def decode_logits(self, h):
-        return self.decoder(h)
+    def decode_logits(self, h, x=None):
+        """Logits of P(X|H); a row-by-row decoder also needs the image X they score."""
+        if self.rows is None:
+            return self.decoder(h)
+        if x is None:
+            raise ValueError("this VAE draws row by row: its logits need the image they score")
+        return self.rows(self.decoder(h), x)
 
     def decode(self, h):
-        """Bernoulli means in [0, 1]."""
-        return torch.sigmoid(self.decoder(h))
+        """Bernoulli means in [0, 1] (row by row: each row's means given the means above it)."""
+        if self.rows is None:
+            return torch.sigmoid(self.decoder(h))
+        return self.rows.draw(self.decoder(h))
 
     def forward(self, x):
         mu, logvar = self.encode(x)
-        return self.decoder(reparameterize(mu, logvar)), mu, logvar
+        return self.decode_logits(reparameterize(mu, logvar), x), mu, logvar
 
     def sample(self, n, generator=None, device="cpu"):
         return self.decode(torch.randn(n, self.latent_dim, generator=generator, device=device))
