@@ -74,6 +74,7 @@ def bench_callbacks(calls):
         "prepare sketch (280×280 → 28×28)": lambda: prepare_sketch(sketch),
         "reconstruct (AE, VAE, VAE-GAN, classifier, code)": lambda: draw.reconstruct(a),
         "decode one slider move (VAE)": lambda: latent.decode_latent(*rng.uniform(-3, 3, 32).round(2)),
+        "decode a point of the 2-D plane (vae2d, row by row)": lambda: latent.decode_point(*rng.uniform(-3, 3, 2)),
         "style row (CVAE, 10 labels)": lambda: style.style_transfer(a, label, style.LABEL_SOURCES[0]),
         "compare (ArcFace + CosFace, neighbours, PCA plot)": lambda: compare.compare(a, b),
         "64 GAN samples and their D(x)": lambda: inference.discriminator_scores(gan, inference.generate(gan, 64, 0)),

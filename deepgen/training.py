@@ -34,7 +34,7 @@ DEFAULTS = {  # epochs, batch size, learning rate; each bundled model card gives
     "classifier": dict(epochs=6, batch_size=128, lr=2e-3),
     "ae": dict(epochs=5, batch_size=128, lr=1e-3),
     "vae": dict(epochs=30, batch_size=128, lr=1e-3),
-    "vae2d": dict(epochs=40, batch_size=128, lr=1e-3),
+    "vae2d": dict(epochs=20, batch_size=128, lr=1e-3),
     "cvae": dict(epochs=12, batch_size=128, lr=1e-3),
     "gan": dict(epochs=12, batch_size=64, lr=2e-4),
     "vaegan": dict(epochs=5, batch_size=64, lr=3e-4),
@@ -64,7 +64,7 @@ def build_model(name, latent_dim=None, loss="arcface", margin=None, scale=None, 
     if name == "vae":
         return VAE(latent_dim or 32, width=48, hidden=256)
     if name == "vae2d":
-        return VAE(latent_dim or 2, hidden=256, deep=True)
+        return VAE(latent_dim or 2, hidden=256, deep=True, context_rows=1, context_reach=1, context_dropout=0.5)
     if name == "cvae":
         return CVAE(latent_dim or 6, width=48, hidden=256)
     if name == "gan":
@@ -153,7 +153,7 @@ class VAETrainer(AnnealedTrainer):
     @torch.no_grad()
     def preview(self, x, y):
         g = torch.Generator().manual_seed(0)
-        rec = torch.sigmoid(self.forward(x[:8], y[:8])[0])
+        rec = self.model.decode(self.model.encode(x[:8])[0])   # drawn from μ(x), not scored against x
         return grid(torch.cat([x[:8], rec, self.model.sample(16, generator=g)]), nrow=8)
 
 

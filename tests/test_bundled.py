@@ -72,7 +72,8 @@ def test_autoencoders_reconstruct(models, classifier, mnist_test_slice, name):
     assert named > 0.95
 
 
-@pytest.mark.parametrize("name,bound", [("vae", 110), ("vae2d", 150)])
+# vae2d draws row by row: 100 on this slice (its pixel-by-pixel predecessor: 138.5)
+@pytest.mark.parametrize("name,bound", [("vae", 110), ("vae2d", 125)])
 def test_vae_bound_is_low(models, mnist_test_slice, name, bound):
     x, _ = mnist_test_slice
     torch.manual_seed(0)
@@ -88,7 +89,7 @@ def test_cvae_obeys_its_label(models, classifier):
         assert (classifier(samples).argmax(1) == labels).float().mean() > 0.9
 
 
-@pytest.mark.parametrize("name", ["gan", "vae", "vaegan"])
+@pytest.mark.parametrize("name", ["gan", "vae", "vae2d", "vaegan"])
 def test_samples_look_like_digits(models, classifier, name):
     with torch.no_grad():
         samples = models[name].sample(200, generator=torch.Generator().manual_seed(0))

@@ -29,6 +29,9 @@ GRID_INTRO = r"""
 With a 2-D code, $h = (h_1, h_2)$ can be laid out on a plane. Left: $f(h)$ on a 15×15 grid over the
 Gaussian's quantiles $h_i = \Phi^{-1}(p)$, $p \in [0.05, 0.95]$. Right: the means $\mu(X)$ of test digits,
 coloured by digit. **Click the scatter** (or type coordinates) to decode that point.
+This VAE's $P(X|H)$ draws the digit row by row, $P(X|H) = \prod_r P(x_r \mid H, x_{r-1})$: each
+pixel depends on $h$ and on the three pixels just above it, so the two numbers need to hold only
+the digit's shape, not every pixel of its strokes. $f(h)$ feeds each row's means to the row below.
 """
 INTERP_INTRO = r"""
 #### Interpolation: pixel space against latent space
