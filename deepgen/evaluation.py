@@ -57,7 +57,7 @@ def _vae_bounds(x, y, encode, decode_logits, k, batch_size=500):
             mu, logvar = encode(xb, yb)
             logits = decode_logits(L.reparameterize(mu, logvar), xb, yb)
             neg_elbo.append(L.negative_elbo(xb, logits, mu, logvar))
-            nll.append(M.iwae_nll(xb, lambda h: decode_logits(h, xb.repeat(k, 1, 1, 1), yb.repeat(k)), mu, logvar, k))
+            nll.append(M.iwae_nll(xb, lambda h, xs: decode_logits(h, xs, yb.repeat(k)), mu, logvar, k))
     return {"test_neg_elbo": float(torch.cat(neg_elbo).mean()), "test_nll_iwae": float(torch.cat(nll).mean()),
             "iwae_k": k}
 

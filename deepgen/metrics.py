@@ -139,11 +139,13 @@ def log_normal(h, mu, logvar):
 
 def iwae_nll(x, logits_fn, mu, logvar, k):
     """Importance-weighted estimate of −log p(x) (Burda et al. 2016) with k samples of Q(H|X):
-    −log (1/k) Σᵢ p(x|hᵢ) p(hᵢ) / q(hᵢ|x). `logits_fn(h)` decodes a batch of codes."""
+    −log (1/k) Σᵢ p(x|hᵢ) p(hᵢ) / q(hᵢ|x). `logits_fn(h, xs)` decodes the k·n codes h, row j
+    scoring image xs[j] (a row-by-row decoder needs it; the others may ignore it)."""
     n, d = mu.shape
     eps = torch.randn(k, n, d, device=mu.device)
     h = mu + (0.5 * logvar).exp() * eps
-    logits = logits_fn(h.reshape(k * n, d))
-    log_px_h = -L.bernoulli_nll(x.repeat(k, 1, 1, 1), logits).reshape(k, n)
+    xs = x.repeat(k, 1, 1, 1)
+    logits = logits_fn(h.reshape(k * n, d), xs)
+    log_px_h = -L.bernoulli_nll(xs, logits).reshape(k, n)
     log_w = log_px_h + log_normal(h, torch.zeros_like(mu), torch.zeros_like(logvar)) - log_normal(h, mu, logvar)
     return -(torch.logsumexp(log_w, 0) - math.log(k))

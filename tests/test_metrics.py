@@ -139,7 +139,7 @@ def test_iwae_is_exact_when_the_decoder_ignores_the_code():
     x = torch.rand(4, 1, 28, 28)
     logits = torch.randn(1, 1, 28, 28)
     mu, logvar = torch.zeros(4, 3), torch.zeros(4, 3)
-    nll = M.iwae_nll(x, lambda h: logits.expand(len(h), -1, -1, -1), mu, logvar, k=7)
+    nll = M.iwae_nll(x, lambda h, xs: logits.expand(len(h), -1, -1, -1), mu, logvar, k=7)
     assert torch.allclose(nll, bernoulli_nll(x, logits.expand(4, -1, -1, -1)), atol=1e-3)
 
 
@@ -166,7 +166,7 @@ def test_vae_bounds_score_each_image_with_its_own_rows():
 def test_iwae_bound_tightens_with_k():
     torch.manual_seed(0)
     w = torch.randn(2, 784) * 0.5
-    decode = lambda h: (h @ w).view(-1, 1, 28, 28)  # noqa: E731
+    decode = lambda h, xs: (h @ w).view(-1, 1, 28, 28)  # noqa: E731
     x = torch.rand(64, 1, 28, 28).round()
     mu, logvar = torch.zeros(64, 2) + 0.3, torch.full((64, 2), -1.0)
     k1 = M.iwae_nll(x, decode, mu, logvar, k=1).mean()

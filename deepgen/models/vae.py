@@ -33,6 +33,11 @@ class RowContext(nn.Module):
         if self.training and self.dropout:
             x = x * (torch.rand(len(x), 1, 1, 1, device=x.device) >= self.dropout)
         above = F.pad(x, (0, 0, self.rows, 0))[:, :, :-1]   # row r of `above` ends at row r − 1 of x
+        return self.logits(features, above)
+
+    def logits(self, features, above):
+        """Logits of the rows in `features`, each given the pixels of the `rows` rows just above it,
+        laid out in `above` so that the convolution over them lands on that row."""
         return self.out(features + self.context(above))
 
     def draw(self, features):
@@ -40,8 +45,7 @@ class RowContext(nn.Module):
         n, _, height, width = features.shape
         rows = [features.new_zeros(n, 1, 1, width)] * self.rows
         for r in range(height):
-            above = torch.cat(rows[-self.rows:], 2)
-            rows.append(torch.sigmoid(self.out(features[:, :, r:r + 1] + self.context(above))))
+            rows.append(torch.sigmoid(self.logits(features[:, :, r:r + 1], torch.cat(rows[-self.rows:], 2))))
         return torch.cat(rows[self.rows:], 2)
 
 
@@ -54,12 +58,8 @@ class VAE(DeepgenModel):
         super().__init__()
         self.latent_dim = latent_dim
         self.encoder = conv_encoder(2 * latent_dim, width, hidden)
-        if context_rows:
-            self.decoder = conv_decoder(latent_dim, width, hidden, deep, out_channels=context_channels)
-            self.rows = RowContext(context_channels, context_rows, context_reach, context_dropout)
-        else:
-            self.decoder = conv_decoder(latent_dim, width, hidden, deep)
-            self.rows = None
+        self.decoder = conv_decoder(latent_dim, width, hidden, deep, context_channels if context_rows else 1)
+        self.rows = RowContext(context_channels, context_rows, context_reach, context_dropout) if context_rows else None
 
     def encode(self, x):
         """(μ, log σ²) of Q(H|X)."""
