@@ -1,12 +1,13 @@
-"""Evaluate a checkpoint on the MNIST test set: one function per model kind, each returning
-the dict that goes into the checkpoint's metrics.json."""
+"""Evaluate a checkpoint on the test set of its data set: one function per family of models
+(each recipe names its own), each returning the dict that goes into the checkpoint's metrics.json."""
 import torch
 import torch.nn.functional as F
 
+from . import data as D
 from . import losses as L
 from . import metrics as M
-from .data import mnist_tensors
 from .inference import calibrate
+from .models.base import Unsupported
 
 
 def batched(fn, x, batch_size=1000):
@@ -15,10 +16,12 @@ def batched(fn, x, batch_size=1000):
 
 
 class Judge:
-    """The bundled classifier, used to score generated digits (FID features, classifier score)."""
+    """The bundled classifier of a data set, used to score generated images (FID features,
+    classifier score); it judges only images of the data set it was trained on (`dataset`)."""
 
     def __init__(self, classifier):
         self.classifier = classifier.eval()
+        self.dataset = D.dataset_of(classifier).name
 
     def features(self, images):
         return batched(self.classifier.features, images)
@@ -64,7 +67,7 @@ def _vae_bounds(x, y, encode, decode_logits, k, batch_size=500):
 
 def evaluate_vae(model, test, judge=None, n_samples=10000, iwae_k=64, fid_floor=None, **_):
     x, y = test
-    out = _vae_bounds(x, y, lambda xb, yb: model.encode(xb), lambda h, xb, yb: model.decode_logits(h, xb), iwae_k)
+    out = _vae_bounds(x, y, model.encode, model.decode_logits, iwae_k)
     if judge is not None:
         with torch.no_grad():
             samples = model.sample(n_samples, generator=torch.Generator().manual_seed(0))
@@ -74,11 +77,11 @@ def evaluate_vae(model, test, judge=None, n_samples=10000, iwae_k=64, fid_floor=
 
 def evaluate_cvae(model, test, judge=None, iwae_k=64, per_label=1000, **_):
     x, y = test
-    out = _vae_bounds(x, y, model.encode, lambda h, xb, yb: model.decode_logits(h, yb), iwae_k)
+    out = _vae_bounds(x, y, model.encode, model.decode_logits, iwae_k)
     if judge is not None:
         labels = torch.arange(10).repeat_interleave(per_label)
         with torch.no_grad():
-            samples = model.sample(labels, generator=torch.Generator().manual_seed(0))
+            samples = model.sample(len(labels), generator=torch.Generator().manual_seed(0), labels=labels)
         out["label_accuracy"] = float((judge.probs(samples).argmax(1) == labels).double().mean())
     return out
 
@@ -92,9 +95,11 @@ def evaluate_generator(model, test, judge=None, n_samples=10000, fid_floor=None,
     with torch.no_grad():
         samples = torch.cat([model.sample(min(1000, n_samples - i), generator=g) for i in range(0, n_samples, 1000)])
     out = {**judge.sample_scores(samples, x), "fid_floor": fid_floor}
-    if hasattr(model, "encode"):
+    try:
         rec = batched(lambda b: model.decode(model.encode(b)[0]), x)
-        out["test_mse"] = float(L.autoencoder_error(x, rec).mean())
+    except Unsupported:   # a GAN has no encoder
+        return out
+    out["test_mse"] = float(L.autoencoder_error(x, rec).mean())
     return out
 
 
@@ -113,23 +118,25 @@ def evaluate_siamese(model, test, train=None, n_pairs=10000, **_):
     return out
 
 
-EVALUATORS = {"classifier": evaluate_classifier, "ae": evaluate_ae, "vae": evaluate_vae, "cvae": evaluate_cvae,
-              "gan": evaluate_generator, "vaegan": evaluate_generator, "siamese": evaluate_siamese}
-
-
 def fid_floor(judge, n=10000, data_dir=None):
-    """The FID between n training digits and the test set: what real digits score."""
-    xt, _ = mnist_tensors(train=True, data_dir=data_dir)
-    x, _ = mnist_tensors(train=False, data_dir=data_dir)
+    """The FID between n training images and the test set of the judge's data set: what real
+    images score."""
+    xt, _ = D.tensors(judge.dataset, train=True, data_dir=data_dir)
+    x, _ = D.tensors(judge.dataset, train=False, data_dir=data_dir)
     return judge.fid(xt[:n], x)
 
 
-def evaluate(model, judge=None, data_dir=None, limit=None, **kw):
-    """The metrics of one loaded model. `limit` uses only the first test images (fast checks)."""
-    test = mnist_tensors(train=False, data_dir=data_dir)
+def evaluate(model, evaluator, judge=None, data_dir=None, limit=None, dataset=None, **kw):
+    """`evaluator`'s metrics of one loaded model (its recipe names the evaluator) on the test set
+    of `dataset`, by default the one the model was trained on; `judge` must be a classifier of
+    that data set. `limit` uses only the first test images (fast checks)."""
+    dataset = D.get(dataset).name if dataset else D.dataset_of(model).name
+    if judge is not None and judge.dataset != dataset:
+        raise ValueError(f"the classifier that scores the samples was trained on {D.get(judge.dataset).title}, "
+                         f"the model on {D.get(dataset).title}: give a classifier of {D.get(dataset).title}")
+    test = D.tensors(dataset, train=False, data_dir=data_dir)
     if limit:
         test = (test[0][:limit], test[1][:limit])
-    if model.kind == "siamese":
-        kw["train"] = mnist_tensors(train=True, data_dir=data_dir)
+    kw["train"] = D.tensors(dataset, train=True, data_dir=data_dir)
     with torch.no_grad():
-        return EVALUATORS[model.kind](model, test, judge=judge, **kw)
+        return evaluator(model, test, judge=judge, **kw)

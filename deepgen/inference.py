@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .models import CVAE, Autoencoder
+from .models import CVAE
 
 # Until a Siamese checkpoint's metrics.json carries a calibration, compare with these.
 DEFAULT_THRESHOLD, DEFAULT_A, DEFAULT_B = 1.0, -10.0, 10.0
@@ -19,11 +19,9 @@ _no_grad = torch.no_grad()
 # --- autoencoders -----------------------------------------------------------------------------
 
 @_no_grad
-def latent_mean(model, x):
+def latent_mean(model, x, y=None):
     """The code of x: h = g(x) for the autoencoder, μ(x) for the VAEs (B×d)."""
-    if isinstance(model, Autoencoder):
-        return model.encode(x)
-    return model.encode(x)[0]
+    return model.encode(x, y)[0]
 
 
 @_no_grad
@@ -92,7 +90,7 @@ def interpolate_latent(model, x0, x1, steps=8):
 def style_row(cvae: CVAE, x, label):
     """Encode the style of x (with its label) into H = μ(X, Y), decode it with every label (10×1×28×28)."""
     labels = torch.arange(cvae.num_classes)
-    mu, _ = cvae.encode(x[:1], torch.tensor([int(label)]))
+    mu, _ = cvae.encode(x[:1], [int(label)])
     return cvae.decode(mu.expand(len(labels), -1), labels)
 
 
@@ -134,7 +132,9 @@ def calibrate(model, images, labels, n_pairs=2000, seed=1):
     from . import metrics as M
 
     a_idx, b_idx = M.make_pairs(labels, n_pairs, seed=seed)
-    d = (embed(model, images[a_idx]) - embed(model, images[b_idx])).norm(dim=1)
+    used, where = torch.unique(torch.cat([a_idx, b_idx]), return_inverse=True)   # embed each image once
+    e = embed(model, images[used])
+    d = (e[where[:n_pairs]] - e[where[n_pairs:]]).norm(dim=1)
     same = labels[a_idx] == labels[b_idx]
     a, b = M.fit_logistic(d, same)
     return {"threshold": float(M.best_threshold(d, same)), "calibration_a": float(a), "calibration_b": float(b)}
@@ -178,27 +178,22 @@ def project(points, mean, components):
 
 # --- GAN, VAE-GAN, VAE samples ----------------------------------------------------------------
 
-def latent_size(model):
-    return model.z_dim if hasattr(model, "z_dim") else model.latent_dim
-
-
 def seed_noise(model, seed, n=1):
     """n latent vectors N(0, I) drawn from `seed` (the same seed gives the same vectors)."""
     g = torch.Generator().manual_seed(int(seed))
-    return torch.randn(n, latent_size(model), generator=g)
+    return torch.randn(n, model.latent_dim, generator=g)
 
 
 @_no_grad
 def generate(model, n=16, seed=0):
-    """n samples G(z) (GAN), or decoded prior samples (VAE, VAE-GAN), from one seed."""
-    z = seed_noise(model, seed, n)
-    return model.generator(z) if hasattr(model, "generator") else model.decode(z)
+    """n samples from the prior (G(z) for the GAN, decoded codes for the VAEs), from one seed."""
+    return model.sample(n, generator=torch.Generator().manual_seed(int(seed)))
 
 
 @_no_grad
 def discriminator_scores(model, images):
-    """D(x) = σ(logit) of the model's discriminator: its probability that x is a real digit."""
-    return torch.sigmoid(model.discriminator(images))
+    """D(x): the model's discriminator's probability that x is a real digit."""
+    return model.judge(images)
 
 
 def slerp(z0, z1, steps):
@@ -214,5 +209,4 @@ def slerp(z0, z1, steps):
 @_no_grad
 def interpolate_seeds(model, seed_a, seed_b, steps=8):
     """Samples along the great circle between the latent vectors of two seeds (steps×1×28×28)."""
-    z = slerp(seed_noise(model, seed_a), seed_noise(model, seed_b), steps)
-    return model.generator(z) if hasattr(model, "generator") else model.decode(z)
+    return model.decode(slerp(seed_noise(model, seed_a), seed_noise(model, seed_b), steps))

@@ -144,6 +144,8 @@ LOSSES = {
 
 
 def make_loss(name, embedding_dim, margin=None, scale=None):
+    if name not in LOSSES:
+        raise ValueError(f"unknown Siamese loss '{name}'; choose one of {', '.join(LOSSES)}")
     cls, default_margin, default_scale = LOSSES[name]
     kw = {"embedding_dim": embedding_dim}
     if default_margin is not None:

@@ -69,13 +69,9 @@ def map_at_r(embeddings, labels):
 
 def roc_auc(scores, positive):
     """Area under the ROC curve = P(score of a positive > score of a negative), ties counting ½
-    (the Mann–Whitney U statistic, from average ranks)."""
-    scores, positive = scores.double(), positive.bool()
-    _, which, counts = scores.unique(return_inverse=True, return_counts=True)
-    first_rank = counts.cumsum(0) - counts + 1
-    ranks = (first_rank + (counts - 1) / 2)[which].double()
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    (scikit-learn's `roc_auc_score`)."""
+    from sklearn.metrics import roc_auc_score
+    return float(roc_auc_score(positive.bool().numpy(), scores.double().numpy()))
 
 
 def make_pairs(labels, n_pairs, seed=0):
@@ -116,20 +112,13 @@ def verification_accuracy(distances, same, threshold):
     return float(((distances <= threshold) == same.bool()).double().mean())
 
 
-def fit_logistic(x, y, steps=200):
-    """(a, b) of P(y = 1 | x) = sigmoid(a·x + b), by Newton's method on the log-likelihood."""
-    x, y = x.double(), y.double()
-    X = torch.stack([x, torch.ones_like(x)], 1)
-    w = torch.zeros(2, dtype=torch.double)
-    for _ in range(steps):
-        p = torch.sigmoid(X @ w)
-        grad = X.t() @ (p - y)
-        hess = X.t() @ (X * (p * (1 - p))[:, None]) + 1e-6 * torch.eye(2, dtype=torch.double)
-        step = torch.linalg.solve(hess, grad)
-        w = w - step
-        if step.abs().max() < 1e-10:
-            break
-    return float(w[0]), float(w[1])
+def fit_logistic(x, y):
+    """(a, b) of P(y = 1 | x) = sigmoid(a·x + b), the maximum-likelihood fit (scikit-learn's
+    logistic regression without a penalty)."""
+    from sklearn.linear_model import LogisticRegression
+    fit = LogisticRegression(C=float("inf"), tol=1e-10, max_iter=1000).fit(
+        x.double().numpy().reshape(-1, 1), y.bool().numpy())
+    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
 
 
 def log_normal(h, mu, logvar):

@@ -7,20 +7,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .checkpoint import load
-from .data import few_labels, mnist
+from .data import dataset_of, few_labels, get, tensor_dataset
 from .evaluation import batched
-
-
-def feature_extractor(model):
-    """The pretrained body that maps a digit to a feature vector: the encoder without its last
-    layer for the autoencoder / VAE (its hidden layer), the backbone for a Siamese network."""
-    if model.kind in ("ae", "vae", "cvae", "vaegan"):
-        return nn.Sequential(*list(model.encoder.children())[:-1])
-    if model.kind == "siamese":
-        return model.backbone
-    if model.kind == "classifier":
-        return model.features
-    raise ValueError(f"a {model.kind} has no encoder to transfer")
 
 
 def fit_head(body, x, y, frozen, steps=300, lr=1e-3, seed=0):
@@ -46,15 +34,17 @@ def accuracy(net, x, y):
     return float(batched(net, x).argmax(1).eq(y).double().mean())
 
 
-def compare(encoder, per_class=10, data_dir=None, seed=0, steps=300):
-    """Test accuracy with `per_class` labels per digit: frozen pretrained encoder + linear head
-    vs the same architecture trained from scratch (random init)."""
+def compare(encoder, per_class=10, data_dir=None, seed=0, steps=300, dataset=None):
+    """Test accuracy with `per_class` labels per class: frozen pretrained encoder + linear head
+    vs the same architecture trained from scratch (random init), on `dataset` (by default the
+    one the encoder was trained on)."""
     model = load(encoder) if isinstance(encoder, str) else encoder
-    body = feature_extractor(model)
-    subset = few_labels(mnist(True, data_dir), per_class, seed)
+    dataset = get(dataset).name if dataset else dataset_of(model).name
+    body = model.feature_body()
+    subset = few_labels(tensor_dataset(dataset, True, data_dir), per_class, seed)
     x = torch.stack([subset[i][0] for i in range(len(subset))])
     y = torch.tensor([int(subset[i][1]) for i in range(len(subset))])
-    xt, yt = mnist(False, data_dir).tensors
+    xt, yt = tensor_dataset(dataset, False, data_dir).tensors
     scratch_body = copy.deepcopy(body)
     for m in scratch_body.modules():
         if hasattr(m, "reset_parameters"):

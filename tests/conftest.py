@@ -24,17 +24,14 @@ def mnist_test_slice():
 def make_checkpoints(folder, slots=None):
     """Untrained checkpoints for the app's slots (fast; enough to test the plumbing). The
     siamese-arcface one carries a calibration in its metrics, the others do not."""
-    from deepgen import save
-    from deepgen.training import build_model
-    from webapp.registry import SLOTS
+    from deepgen import recipes, save
 
     torch.manual_seed(0)
-    for slot in slots or SLOTS:
-        name, loss = ("siamese", slot.removeprefix("siamese-")) if slot.startswith("siamese-") else (slot, "arcface")
-        metrics = {"note": "untrained test checkpoint"}
+    for slot in slots or recipes.RECIPES:
+        metrics = {"untrained": 1}
         if slot == "siamese-arcface":
             metrics.update(threshold=0.8, calibration_a=-12.0, calibration_b=9.6)
-        save(build_model(name, loss=loss), Path(folder) / slot, command=f"test fixture {slot}", metrics=metrics)
+        save(recipes.get(slot).build(), Path(folder) / slot, command=f"test fixture {slot}", metrics=metrics)
     return Path(folder)
 
 

@@ -1,9 +1,11 @@
-"""Shapes and value ranges of every model class."""
+"""Shapes and value ranges of every model class, and the one interface they share."""
 import pytest
 import torch
 
+from deepgen import recipes
 from deepgen.metric_losses import LOSSES
-from deepgen.models import CVAE, GAN, MODEL_CLASSES, VAE, VAEGAN, Autoencoder, Classifier, SiameseNet
+from deepgen.models import CVAE, GAN, VAE, VAEGAN, Autoencoder, Classifier, SiameseNet
+from deepgen.models.base import Unsupported
 
 B = 4
 IMAGE = (B, 1, 28, 28)
@@ -24,8 +26,46 @@ def in_unit_range(t):
 
 
 def test_every_kind_is_registered():
-    assert set(MODEL_CLASSES) == {"ae", "vae", "cvae", "gan", "vaegan", "siamese", "classifier"}
-    assert all(cls.kind == kind for kind, cls in MODEL_CLASSES.items())
+    classes = recipes.model_classes()
+    assert set(classes.values()) == {Autoencoder, VAE, CVAE, GAN, VAEGAN, SiameseNet, Classifier}
+    assert all(cls.kind == kind for kind, cls in classes.items())
+
+
+SMALL = {"ae": {"latent_dim": 3}, "vae": {"latent_dim": 3}, "vae2d": {}, "cvae": {"latent_dim": 3},
+         "gan": {"latent_dim": 3, "width": 8}, "vaegan": {"latent_dim": 3, "width": 8}}
+
+
+@pytest.mark.parametrize("name", list(recipes.RECIPES))
+def test_one_interface_answers_or_refuses_clearly(name, x, y):
+    """encode → (μ, log σ² or None), decode → [0, 1], sample(n) → n images; what a model lacks
+    raises `Unsupported` naming the model."""
+    model = recipes.get(name).build(**SMALL.get(name, {})).eval()
+    with torch.no_grad():
+        if model.latent_dim is None:
+            for call in (lambda: model.encode(x), lambda: model.decode(torch.zeros(1, 2)), lambda: model.sample(2)):
+                with pytest.raises(Unsupported, match=type(model).__name__):
+                    call()
+            return
+        h = torch.randn(B, model.latent_dim)
+        assert model.decode(h, y).shape == IMAGE and in_unit_range(model.decode(h, y))
+        if name == "ae":
+            with pytest.raises(Unsupported, match="cannot sample"):
+                model.sample(5)
+        else:
+            samples = model.sample(5, generator=torch.Generator().manual_seed(0))
+            assert samples.shape == (5, 1, 28, 28) and in_unit_range(samples)
+        try:
+            mu, logvar = model.encode(x, y)
+        except Unsupported as exc:
+            assert name == "gan" and "has no encoder" in str(exc)
+            return
+        assert mu.shape == (B, model.latent_dim)
+        assert logvar is None if name == "ae" else logvar.shape == mu.shape
+
+
+def test_conditional_vae_asks_for_the_label(x):
+    with pytest.raises(ValueError, match="label"):
+        CVAE(latent_dim=3).encode(x)
 
 
 @pytest.mark.parametrize("kw", [{}, {"width": 8, "feature_dim": 16, "num_classes": 5}])
@@ -37,8 +77,8 @@ def test_classifier_logits(x, kw):
 @pytest.mark.parametrize("latent", [2, 16])
 def test_autoencoder(x, latent):
     model = Autoencoder(latent_dim=latent).eval()
-    h = model.encode(x)
-    assert h.shape == (B, latent)
+    h, logvar = model.encode(x)
+    assert h.shape == (B, latent) and logvar is None
     assert model(x).shape == IMAGE
     images = model.decode(10 * torch.randn(B, latent))
     assert images.shape == IMAGE and in_unit_range(images)
@@ -102,8 +142,9 @@ def test_cvae(x, y):
     model = CVAE(latent_dim=8).eval()
     logits, mu, logvar = model(x, y)
     assert logits.shape == IMAGE and mu.shape == logvar.shape == (B, 8)
-    samples = model.sample(torch.arange(10), generator=torch.Generator().manual_seed(0))
+    samples = model.sample(10, generator=torch.Generator().manual_seed(0), labels=torch.arange(10))
     assert samples.shape == (10, 1, 28, 28) and in_unit_range(samples)
+    assert torch.equal(samples, model.sample(10, generator=torch.Generator().manual_seed(0)))  # 0–9 by default
 
 
 @pytest.mark.parametrize("label", range(10))
@@ -121,7 +162,7 @@ def test_cvae_label_changes_the_decoding():
 
 
 def test_gan(x):
-    model = GAN(z_dim=16).eval()
+    model = GAN(latent_dim=16).eval()
     images = model(torch.randn(B, 16))
     assert images.shape == IMAGE and in_unit_range(images)
     assert model.discriminator(x).shape == (B,)

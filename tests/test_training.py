@@ -1,4 +1,5 @@
-"""Short training runs of every model, the event stream, and the `python -m train` CLI."""
+"""Short training runs of every recipe, the event stream, exact resumption, torchrun, and the
+`python -m train` CLI."""
 import functools
 import json
 import math
@@ -15,18 +16,21 @@ import torch
 from PIL import Image
 
 import deepgen
-from deepgen.metric_losses import LOSSES
+from deepgen import recipes, training
 from deepgen.models import GAN, VAE, VAEGAN
-from deepgen.training import MODELS, GANTrainer, VAEGANTrainer, build_model, train
+from deepgen.trainers import GANTrainer, VAEGANTrainer
+from deepgen.training import train
 from train.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = dict(limit=256, batch_size=32, epochs=2, log_every=2, device="cpu")
 STEPS = 2 * 256 // 32
-IMAGE_MODELS = ["ae", "vae", "vae2d", "cvae", "gan", "vaegan"]
-RUNS = [(m, None) for m in MODELS if m != "siamese"] + [("siamese", loss) for loss in LOSSES]
-FALLING = {"classifier": "loss", "ae": "bce", "vae": "neg_elbo", "vae2d": "neg_elbo", "cvae": "neg_elbo",
-           "gan": "class_loss", "vaegan": "pixel_bce", "siamese": "loss"}
+RUNS = list(recipes.RECIPES)
+PREVIEWLESS = [n for n in RUNS if n == "classifier" or n in recipes.SIAMESE]
+IMAGE_MODELS = [n for n in RUNS if n not in PREVIEWLESS]
+FALLING = {"ClassifierTrainer": "loss", "AutoencoderTrainer": "bce", "VAETrainer": "neg_elbo",
+           "CVAETrainer": "neg_elbo", "GANTrainer": "class_loss", "VAEGANTrainer": "pixel_bce",
+           "SiameseTrainer": "loss"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -38,23 +42,41 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def run(name, loss=None):
-    return _run(name, loss)
-
-
 @functools.cache
-def _run(name, loss):
-    kw = {"loss": loss} if loss else {}
-    return list(train(name, **SETTINGS, **kw))
+def run(name):
+    return list(train(name, **SETTINGS))
 
 
-def run_id(case):
-    return case[0] if case[1] is None else f"siamese-{case[1]}"
+def test_every_recipe_builds_its_model_and_trainer():
+    for name, recipe in recipes.RECIPES.items():
+        model = recipe.build()
+        recipe.check(model)
+        assert recipes.of(model) is recipe or recipes.of(model).model is recipe.model
+        assert set(recipe.trainer_args) <= set(recipe.trainer.hyper), name
 
 
-@pytest.mark.parametrize("case", RUNS, ids=map(run_id, RUNS))
-def test_events_count_steps_and_epochs(case):
-    events = run(*case)
+def test_a_loaded_model_finds_its_recipe_by_name():
+    model = recipes.get("vae2d").build()
+    model.config = {"training": {"recipe": "vae2d"}}
+    assert recipes.of(model).name == "vae2d"
+    model.config = {}
+    assert recipes.of(model).name == "vae2d"   # the only recipe of a 2-D VAE
+    assert recipes.of(recipes.get("vae").build()).name == "vae"
+
+
+def test_resolved_config_holds_values_not_defaults():
+    config = training.resolve("siamese-cosface", limit=64)
+    assert config.model_args["loss"] == "cosface" and config.model_args["margin"] == 0.35
+    assert None not in (config.epochs, config.batch_size, config.lr)
+    assert config.train_images == 64 and len(config.data_sha256) == 64
+    assert training.resolve("gan", limit=64).trainer_args == {"ema_decay": 0.999, "certainty_weight": 1.0}
+    with pytest.raises(ValueError, match="no setting"):
+        training.resolve("classifier", limit=64, latent_dim=3)
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_events_count_steps_and_epochs(name):
+    events = run(name)
     steps = [e.step for e in events]
     assert steps == sorted(set(steps)) and steps[-1] == STEPS
     assert all(e.steps == STEPS and e.epochs == 2 for e in events)
@@ -64,10 +86,10 @@ def test_events_count_steps_and_epochs(case):
     assert all(e.model is events[0].model for e in events)
 
 
-@pytest.mark.parametrize("case", RUNS, ids=run_id)
-def test_loss_goes_down(case):
-    events = run(*case)
-    key = FALLING[case[0]]
+@pytest.mark.parametrize("name", RUNS)
+def test_loss_goes_down(name):
+    events = run(name)
+    key = FALLING[recipes.get(name).trainer.__name__]
     first = np.mean([e.losses[key] for e in events[:2]])
     last = np.mean([e.losses[key] for e in events[-2:]])
     assert last < 0.95 * first, (key, first, last)
@@ -86,9 +108,9 @@ def test_previews_at_epoch_ends(name):
     assert all(is_grid_of_digits(e.preview) for e in events if e.epoch_end)
 
 
-@pytest.mark.parametrize("case", [("classifier", None), ("siamese", "arcface")], ids=run_id)
-def test_no_preview_for_non_image_models(case):
-    assert all(e.preview is None for e in run(*case))
+@pytest.mark.parametrize("name", PREVIEWLESS)
+def test_no_preview_for_non_image_models(name):
+    assert all(e.preview is None for e in run(name))
 
 
 def test_gan_runs_finite_and_previews_an_8_by_8_grid():
@@ -120,33 +142,109 @@ def test_closing_the_iterator_stops_training():
 
 
 def test_training_continues_a_given_model():
-    model = build_model("ae", latent_dim=4)
+    model = recipes.get("ae").build(latent_dim=4)
     events = list(train("ae", model=model, limit=64, batch_size=32, epochs=1, device="cpu"))
     assert events[-1].model is model and model.latent_dim == 4
 
 
 def test_unknown_names_are_refused():
     with pytest.raises(ValueError, match="unknown model"):
-        build_model("diffusion")
+        recipes.get("diffusion")
     with pytest.raises(ValueError, match="unknown Siamese loss"):
-        build_model("siamese", loss="hinge")
+        recipes.get("siamese-arcface").build(loss="hinge")
+
+
+def test_siamese_training_calibrates_the_verdict():
+    run_ = training.Run(training.resolve("siamese-arcface", epochs=1, limit=128, batch_size=64))
+    list(run_.events())
+    assert {"threshold", "calibration_a", "calibration_b"} <= set(run_.metrics)
+    assert all(math.isfinite(v) for v in run_.metrics.values())
+
+
+# --- exact resumption ---
+
+def _weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("name", ["classifier", "vae", "gan", "siamese-sphereface"])
+def test_a_run_stopped_after_one_epoch_and_resumed_gives_the_same_weights(name, tmp_path):
+    torch.use_deterministic_algorithms(True)
+    try:
+        args = dict(epochs=2, limit=128, batch_size=32, **({"width": 8} if name == "gan" else {}))
+        straight = training.Run(training.resolve(name, **args))
+        list(straight.events())
+        first = training.Run(training.resolve(name, **args))
+        list(first.events(until_epoch=1))
+        assert first.epoch == 1 and not first.finished
+        training.save_state(first, tmp_path / "state.pt")
+        second = training.resume(tmp_path / "state.pt")
+        assert second.config.pieces == 2 and second.step == first.step
+        list(second.events())
+        assert second.finished
+        expected, got = _weights(straight.model), _weights(second.model)
+        assert expected.keys() == got.keys()
+        for k in expected:
+            assert torch.equal(expected[k], got[k]), k
+        assert second.metrics == straight.metrics
+    finally:
+        torch.use_deterministic_algorithms(False)
 
 
 # --- the CLI ---
 
-def test_cli_trains_and_writes_a_loadable_checkpoint(tmp_path):
-    out = tmp_path / "vae-run"
-    args = ["vae", "--limit", "256", "--epochs", "1", "--out", str(out)]
+def _cli(*args, timeout=180):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, "-m", "train", *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_cli_trains_and_writes_a_loadable_checkpoint(tmp_path):
+    out = tmp_path / "vae-run"
+    _cli("vae", "--limit", "256", "--epochs", "1", "--out", str(out), "--threads", "1")
     model = deepgen.load(out)
     assert isinstance(model, VAE) and not model.training
-    assert f"python -m train vae --limit 256 --epochs 1 --out {out}" in (out / "README.md").read_text()
-    assert json.loads((out / "config.json").read_text())["command"].endswith(f"--out {out}")
+    config = json.loads((out / "config.json").read_text())
+    assert config["command"] == "python -m train vae --epochs 1 --limit 256"   # no scratch paths or threads
+    assert config["command"] in (out / "README.md").read_text()
+    training_config = config["training"]
+    assert training_config["recipe"] == "vae" and training_config["epochs"] == 1
+    assert training_config["train_images"] == 256 and training_config["model_args"]["latent_dim"] == 32
     preview = Image.open(out / "previews" / "epoch_001.png")
     assert preview.mode == "L" and is_grid_of_digits(np.asarray(preview))
+
+
+def test_cli_trains_in_pieces_and_the_card_shows_one_command(tmp_path):
+    out = tmp_path / "ae-run"
+    stopped = _cli("ae", "--limit", "128", "--epochs", "2", "--batch-size", "32", "--until-epoch", "1",
+                   "--out", str(out))
+    assert "--resume" in stopped.stdout and (out / "resume.pt").exists() and not (out / "config.json").exists()
+    _cli("ae", "--resume", str(out))
+    config = json.loads((out / "config.json").read_text())
+    assert config["command"] == "python -m train ae --epochs 2 --batch-size 32 --limit 128"
+    assert config["training"]["pieces"] == 2 and not (out / "resume.pt").exists()
+    deepgen.load(out)
+
+
+def test_cli_resume_refuses_changed_settings(tmp_path):
+    with pytest.raises(SystemExit, match="does not exist"):
+        main(["ae", "--resume", str(tmp_path)])
+
+
+def test_torchrun_trains_on_two_processes_and_saves_one_checkpoint(tmp_path):
+    out = tmp_path / "ae-ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                             "--master_port", "29517", "-m", "train", "ae", "--limit", "256", "--epochs", "1",
+                             "--batch-size", "64", "--out", str(out)],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    model = deepgen.load(out)
+    config = json.loads((out / "config.json").read_text())
+    assert config["training"]["world_size"] == 2 and model.latent_dim == 16
+    assert result.stdout.count("saved ") == 1
 
 
 def test_cli_help_lists_every_model(capsys):
@@ -154,7 +252,7 @@ def test_cli_help_lists_every_model(capsys):
         main(["--help"])
     assert exit_.value.code == 0
     text = capsys.readouterr().out
-    for name in [*MODELS, *LOSSES]:
+    for name in recipes.RECIPES:
         assert name in text
 
 
@@ -176,7 +274,7 @@ def test_cli_without_data_exits_with_the_clear_message(tmp_path, monkeypatch):
 def test_gan_hands_out_the_moving_average_of_its_generator(kind):
     torch.manual_seed(0)
     if kind == "gan":
-        model = GAN(z_dim=8, width=4)
+        model = GAN(latent_dim=8, width=4)
         trainer, generator = GANTrainer(model, 1e-2, 10), model.generator
     else:
         model = VAEGAN(latent_dim=8, width=4, hidden=16)
@@ -189,7 +287,7 @@ def test_gan_hands_out_the_moving_average_of_its_generator(kind):
         expected = live if expected is None else {
             k: trainer.ema_decay * expected[k] + (1 - trainer.ema_decay) * live[k] for k in live}
     assert not torch.allclose(expected["0.weight"], live["0.weight"])
-    trainer.finish()
+    trainer.finish(x, y)
     for k, p in generator.named_parameters():
         assert torch.allclose(p, expected[k], atol=1e-6), k
     z = torch.randn(2048, 8)
@@ -198,8 +296,8 @@ def test_gan_hands_out_the_moving_average_of_its_generator(kind):
 
 
 def test_vaegan_can_start_from_a_trained_gan():
-    gan = GAN(z_dim=8, width=4).eval()
-    vaegan = VAEGAN.from_gan(gan).eval()
+    gan = GAN(latent_dim=8, width=4).eval()
+    vaegan = VAEGAN(latent_dim=8, width=4).adopt(gan).eval()
     z = torch.randn(5, 8)
     with torch.no_grad():
         assert torch.equal(vaegan.decode(z), gan.generator(z))
@@ -208,9 +306,29 @@ def test_vaegan_can_start_from_a_trained_gan():
     assert vaegan.encode(torch.rand(3, 1, 28, 28))[0].shape == (3, 8)
 
 
-def test_cli_refuses_to_continue_a_checkpoint_of_another_kind(tmp_path):
+def test_cli_refuses_to_start_from_a_checkpoint_of_another_kind(tmp_path):
     folder = tmp_path / "ae"
-    deepgen.checkpoint.save(build_model("ae", latent_dim=4), folder, command="test")
+    deepgen.checkpoint.save(recipes.get("ae").build(latent_dim=4), folder, command="test")
     with pytest.raises(SystemExit) as exit_:
         main(["vae", "--init", str(folder), "--limit", "64", "--epochs", "1", "--out", str(tmp_path / "out")])
-    assert str(exit_.value.code) == f"error: --init {folder} holds a 'ae' model, which 'vae' cannot continue"
+    assert str(exit_.value.code) == f"error: a vae cannot start from the ae at {folder}"
+
+
+def test_vaegan_recipe_starts_from_the_gan_checkpoint(tmp_path):
+    gan = GAN(latent_dim=8, width=8)
+    deepgen.checkpoint.save(gan, tmp_path / "gan", command="test")
+    config = training.resolve("vaegan", epochs=1, limit=64, batch_size=32, init=str(tmp_path / "gan"),
+                              latent_dim=8, width=8)
+    run_ = training.Run(config)
+    saved = deepgen.load(tmp_path / "gan")
+    with torch.no_grad():
+        z = torch.randn(3, 8)
+        assert torch.equal(run_.model.eval().decode(z), saved.generator(z))
+
+
+def test_pyproject_declares_the_requirements_spaces_install():
+    import tomllib
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    required = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    assert sorted(declared) == sorted(required)

@@ -1,7 +1,10 @@
-"""Train one deepgen model on MNIST and save it as a checkpoint.
+"""Train one recipe of deepgen on MNIST (or another data set) and save it as a checkpoint.
 
-    python -m train vae --epochs 30 --out checkpoints/vae --data-dir ../shared/data
-    python -m train siamese --loss arcface --margin 0.5 --scale 30
+    python -m train vae                               # the recipe of checkpoints/vae, to runs/vae
+    python -m train cvae --dataset fashion-mnist      # ... of checkpoints/fashion-mnist/cvae
+    python -m train gan --until-epoch 30 --out runs/gan    # a long run in pieces ...
+    python -m train gan --resume runs/gan             # ... resumed exactly where it stopped
+    torchrun --nproc_per_node 2 -m train vae          # the same run on two processes
     python -m train transfer --encoder checkpoints/vae --per-class 10
 """
 import argparse
@@ -12,86 +15,141 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from deepgen import DataMissing, checkpoint, load
+from deepgen import DataMissing, checkpoint, distributed, recipes, training
+from deepgen import data as D
 from deepgen.images import save_png
-from deepgen.metric_losses import LOSSES
-from deepgen.models.vaegan import VAEGAN
-from deepgen.training import DEFAULTS, MODELS, default_device, train
 
-MODEL_KINDS = {"vae2d": "vae"}  # training recipes whose checkpoints are of another kind
+RESUME_FILE = "resume.pt"
+# options that change what a run produces, in the order the command shows them
+RESULT_OPTIONS = ["dataset", "epochs", "batch_size", "lr", "latent_dim", "margin", "scale", "embedding_dim", "seed", "limit",
+                  "init", "amp"]
+MODEL_OPTIONS = ["latent_dim", "margin", "scale", "embedding_dim"]
 
 
 def parser():
+    width = max(map(len, recipes.RECIPES))
+    models = "\n".join(f"  {name:{width}s}  {r.description}" for name, r in recipes.RECIPES.items())
     p = argparse.ArgumentParser(prog="python -m train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", choices=[*MODELS, "transfer"], metavar="MODEL",
-                   help="; ".join(f"{k}: {v}" for k, v in MODELS.items())
-                   + "; transfer: few-label classifier on a frozen encoder vs from scratch")
-    p.add_argument("--epochs", type=int, help="passes over the training set (default per model: "
-                   + ", ".join(f"{k} {v['epochs']}" for k, v in DEFAULTS.items()) + ")")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="learning rate")
-    p.add_argument("--latent-dim", type=int, help="latent size (ae 16, vae 32, vae2d 2, cvae 16, gan/vaegan 64/32)")
-    p.add_argument("--loss", default="arcface", choices=list(LOSSES), help="Siamese loss")
-    p.add_argument("--margin", type=float, help="Siamese loss margin (default per loss)")
-    p.add_argument("--scale", type=float, help="Siamese loss scale s (default per loss)")
-    p.add_argument("--embedding-dim", type=int, default=64)
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=f"models (recipes):\n{models}\n  {'transfer':{width}s}  few-label classifier "
+                                       "on a frozen encoder vs from scratch")
+    p.add_argument("model", choices=[*recipes.RECIPES, "transfer"], metavar="MODEL", help="a recipe (listed below)")
+    p.add_argument("--dataset", choices=list(D.DATASETS),
+                   help=f"what it learns from (default {D.DEFAULT}; transfer: the encoder's)")
+    p.add_argument("--epochs", type=int, help="passes over the training set (default: the recipe's)")
+    p.add_argument("--batch-size", type=int, help="default: the recipe's")
+    p.add_argument("--lr", type=float, help="learning rate (default: the recipe's)")
+    p.add_argument("--latent-dim", type=int, help="size of the code (default: the recipe's)")
+    p.add_argument("--margin", type=float, help="Siamese loss margin (default: the loss's)")
+    p.add_argument("--scale", type=float, help="Siamese loss scale s (default: the loss's)")
+    p.add_argument("--embedding-dim", type=int, help="Siamese embedding size (default: the recipe's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, help="use only the first N training images")
-    p.add_argument("--data-dir", help="MNIST folder (else $DEEPGEN_DATA, else ./data)")
-    p.add_argument("--device", default=None, help=f"cpu or cuda (default: {default_device()})")
+    p.add_argument("--init", help="checkpoint the model starts from (recipes that start from another "
+                   "model's checkpoint: default the bundled one of that model and data set)")
+    p.add_argument("--data-dir", help="folder holding MNIST/, FashionMNIST/ ... (else $DEEPGEN_DATA, else ./data)")
+    p.add_argument("--device", default=None, help=f"cpu or cuda (default: {training.default_device()})")
+    p.add_argument("--amp", action="store_true", help="CUDA: train in bfloat16 autocast")
     p.add_argument("--threads", type=int, help="CPU threads for torch")
-    p.add_argument("--init", help="continue training the model saved in this checkpoint (folder or Hub repo id); "
-                   "vaegan also starts from a gan checkpoint's generator and discriminator")
+    p.add_argument("--deterministic", action="store_true", help="deterministic algorithms only")
     p.add_argument("--out", help="output folder (default runs/MODEL); previews go to OUT/previews")
+    p.add_argument("--until-epoch", type=int, help="stop after this epoch and save the run's state to "
+                   f"OUT/{RESUME_FILE}, to be continued with --resume OUT")
+    p.add_argument("--resume", metavar="RUN", help="continue the run saved in folder RUN exactly")
     p.add_argument("--encoder", help="transfer: checkpoint of the pretrained encoder")
     p.add_argument("--per-class", type=int, default=10, help="transfer: labels per class")
     return p
 
 
+def canonical_command(args, given):
+    """`python -m train NAME` with the options, among those the user gave, that change the result
+    (the data set only where it is not the default)."""
+    parts = ["python -m train", args.model]
+    for name in RESULT_OPTIONS:
+        if name in given and not (name == "dataset" and args.dataset in (None, D.DEFAULT)):
+            value = getattr(args, name)
+            flag = "--" + name.replace("_", "-")
+            parts += [flag] if value is True else [] if value is False else [flag, shlex.quote(str(value))]
+    return " ".join(parts)
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
+    given = {a.lstrip("-").split("=")[0].replace("-", "_") for a in argv if a.startswith("--")}
     if args.threads:
         torch.set_num_threads(args.threads)
-    command = "python -m train " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    if args.deterministic:
+        torch.use_deterministic_algorithms(True)
     try:
         if args.model == "transfer":
             return run_transfer(args)
-        return run_training(args, command)
-    except DataMissing as exc:
+        return run_training(args, given)
+    except (DataMissing, ValueError, checkpoint.CheckpointError) as exc:
         sys.exit(f"error: {exc}")
+    finally:
+        distributed.stop()
 
 
-def run_training(args, command):
-    name = args.model if args.model != "siamese" else f"siamese-{args.loss}"
-    out = Path(args.out or f"runs/{name}")
-    (out / "previews").mkdir(parents=True, exist_ok=True)
-    model, history = None, []
-    if args.init:
-        model = load(args.init)
-        history = [model.config["command"]] if model.config.get("command") else []
-        if args.model == "vaegan" and model.kind == "gan":
-            model = VAEGAN.from_gan(model)
-        elif model.kind != MODEL_KINDS.get(args.model, args.model):
-            sys.exit(f"error: --init {args.init} holds a '{model.kind}' model, which '{args.model}' cannot continue")
-    command = " && ".join(history + [command])
-    events = train(args.model, model=model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                   data_dir=args.data_dir, limit=args.limit, device=args.device, latent_dim=args.latent_dim,
-                   loss=args.loss, margin=args.margin, scale=args.scale, embedding_dim=args.embedding_dim)
-    bar = None
-    for ev in events:
-        if bar is None:
-            bar = tqdm(total=ev.steps, desc=name, unit="step")
+def start_run(args, given):
+    if args.resume:
+        state_file = Path(args.resume) / RESUME_FILE
+        if not state_file.exists():
+            raise ValueError(f"{state_file} does not exist: --resume takes the --out folder of a run "
+                             "stopped with --until-epoch")
+        changed = given & set(RESULT_OPTIONS)
+        if changed:
+            raise ValueError(f"--resume continues the run as it was configured; drop "
+                             f"{', '.join('--' + c.replace('_', '-') for c in sorted(changed))}")
+        run = training.resume(state_file, data_dir=args.data_dir, device=args.device)
+        if run.config.recipe != args.model:
+            raise ValueError(f"{args.resume} holds a run of '{run.config.recipe}', not '{args.model}'")
+        return run
+    recipe, dataset = recipes.get(args.model), args.dataset or D.DEFAULT
+    init = args.init or (str(recipes.bundled_path(recipe.init_from, dataset)) if recipe.init_from else None)
+    model_args = {k: getattr(args, k) for k in MODEL_OPTIONS if getattr(args, k) is not None}
+    config = training.resolve(args.model, dataset=dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                              seed=args.seed, limit=args.limit, init=init, amp=args.amp, data_dir=args.data_dir,
+                              **model_args)
+    return training.Run(config, data_dir=args.data_dir, device=args.device)
+
+
+def run_training(args, given):
+    out = Path(args.out or args.resume or f"runs/{args.model}")
+    run = start_run(args, given)       # joins the torchrun group, if any
+    main_process = distributed.is_main()
+    command = training.load_state(out / RESUME_FILE)["command"] if args.resume else canonical_command(args, given)
+    if main_process:
+        (out / "previews").mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=run.steps, initial=run.step, desc=args.model, unit="step", disable=not main_process)
+    for ev in run.events(until_epoch=args.until_epoch):
         bar.n = ev.step
         bar.set_postfix({k: f"{v:.4g}" for k, v in ev.losses.items()}, refresh=True)
-        if ev.preview is not None:
+        if ev.preview is not None and main_process:
             save_png(ev.preview, out / "previews" / f"epoch_{ev.epoch:03d}.png")
-        if ev.epoch_end:
+        if ev.epoch_end and main_process:
             tqdm.write(f"epoch {ev.epoch}/{ev.epochs} " + " ".join(f"{k}={v:.4f}" for k, v in ev.losses.items())
                        + f" ({ev.seconds:.0f} s)")
-        model = ev.model
     bar.close()
-    checkpoint.save(model.cpu(), out, command=command)
+    if not main_process:
+        return
+    if not run.finished:
+        state = run.state_dict()
+        state["command"] = command
+        tmp = out / (RESUME_FILE + ".tmp")
+        torch.save(state, tmp)
+        tmp.replace(out / RESUME_FILE)
+        print(f"stopped after epoch {run.epoch}/{run.config.epochs}; continue with: "
+              f"python -m train {args.model} --resume {out}")
+        return
+    config = run.config.to_dict()
+    config["init"] = config["init"] and Path(config["init"]).name   # the recipe's starting model, not a scratch path
+    description = recipes.get(args.model).description
+    if run.config.dataset != D.DEFAULT:
+        description += f"; trained on {D.get(run.config.dataset).title}"
+    checkpoint.save(run.model.cpu(), out, command=command, metrics=run.metrics, training=config,
+                    description=description)
+    (out / RESUME_FILE).unlink(missing_ok=True)
     print(f"saved {out} (evaluate with: python -m train.evaluate {out})")
 
 
@@ -99,7 +157,8 @@ def run_transfer(args):
     from deepgen.transfer import compare
     if not args.encoder:
         sys.exit("error: transfer needs --encoder CHECKPOINT (for example checkpoints/vae)")
-    result = compare(args.encoder, per_class=args.per_class, data_dir=args.data_dir, seed=args.seed)
+    result = compare(args.encoder, per_class=args.per_class, data_dir=args.data_dir, seed=args.seed,
+                     dataset=args.dataset)
     for k, v in result.items():
         print(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
 

@@ -1,7 +1,8 @@
-"""Evaluate bundled checkpoints on the MNIST test set, write each one's metrics.json, print a table.
+"""Evaluate checkpoints on the test set of their data set, write each one's metrics.json, print a table.
 
-    python -m train.evaluate                       # every folder in checkpoints/
+    python -m train.evaluate                       # every checkpoint in checkpoints/ and checkpoints/<data set>/
     python -m train.evaluate checkpoints/vae checkpoints/gan --data-dir ../shared/data
+    python -m train.evaluate checkpoints/fashion-mnist/cvae    # scored by checkpoints/fashion-mnist/classifier
 """
 import argparse
 import sys
@@ -10,12 +11,10 @@ from pathlib import Path
 
 import torch
 
-from deepgen import DataMissing, checkpoint, load
+from deepgen import DataMissing, checkpoint, load, recipes
+from deepgen import data as D
 from deepgen.evaluation import Judge, evaluate, fid_floor
 from deepgen.transfer import compare
-
-TRANSFER_KINDS = ("ae", "vae", "siamese")
-SAMPLERS = ("vae", "gan", "vaegan")  # their samples get an FID, reported next to the real-data floor
 
 
 def main(argv=None):
@@ -23,9 +22,10 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoints", nargs="*", help="checkpoint folders (default: every folder in --root)")
     p.add_argument("--root", default="checkpoints")
-    p.add_argument("--classifier", default=None, help="classifier checkpoint that scores generated digits "
-                   "(default ROOT/classifier)")
-    p.add_argument("--data-dir", help="MNIST folder (else $DEEPGEN_DATA, else ./data)")
+    p.add_argument("--classifier", default=None, help="classifier checkpoint that scores generated images "
+                   "(default: the bundled classifier of each checkpoint's data set, ROOT/classifier for MNIST, "
+                   "ROOT/<data set>/classifier for the others)")
+    p.add_argument("--data-dir", help="folder holding MNIST/, FashionMNIST/ ... (else $DEEPGEN_DATA, else ./data)")
     p.add_argument("--iwae-k", type=int, default=64, help="importance samples for test_nll_iwae")
     p.add_argument("--per-class", type=int, default=10, help="labels per class for the transfer comparison")
     p.add_argument("--threads", type=int)
@@ -34,43 +34,71 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    folders = [Path(c) for c in args.checkpoints] or sorted(
-        d for d in Path(args.root).iterdir() if (d / "config.json").exists())
+    folders = [Path(c) for c in args.checkpoints] or bundled(Path(args.root))
     if args.show:
-        return print_table([(f.name, checkpoint.read_metrics(f)) for f in folders])
+        return print_table([(label(f), checkpoint.read_metrics(f)) for f in folders])
     try:
         rows = run(folders, args)
-    except DataMissing as exc:
+    except (DataMissing, ValueError, checkpoint.CheckpointError) as exc:
         sys.exit(f"error: {exc}")
     print_table(rows)
 
 
+def bundled(root):
+    """The checkpoint folders in `root` and in its folder of each data set (`recipes.bundled_path`)."""
+    parents = [root, *(root / name for name in D.DATASETS if name != D.DEFAULT)]
+    return [d for parent in parents if parent.is_dir()
+            for d in sorted(parent.iterdir()) if (d / "config.json").exists()]
+
+
+def label(folder):
+    """The folder's name, with its data set's folder where it is under ROOT/<data set>/."""
+    return f"{folder.parent.name}/{folder.name}" if folder.parent.name in D.DATASETS else folder.name
+
+
 def run(folders, args):
-    classifier_dir = Path(args.classifier or Path(args.root) / "classifier")
-    judge = Judge(load(classifier_dir)) if (classifier_dir / "config.json").exists() else None
-    floor = None
-    rows = []
+    judges, floors, rows = {}, {}, []
     for folder in folders:
         start = time.time()
         model = load(folder)
-        if judge and floor is None and model.kind in SAMPLERS:
-            floor = fid_floor(judge, data_dir=args.data_dir)
-        metrics = evaluate(model, judge=judge, data_dir=args.data_dir, iwae_k=args.iwae_k, fid_floor=floor)
-        if model.kind in TRANSFER_KINDS:
+        recipe, dataset = recipes.of(model), D.dataset_of(model).name
+        if dataset not in judges:
+            judges[dataset] = judge_of(dataset, args)
+        judge = judges[dataset]
+        if judge and dataset not in floors and recipe.samples:   # their samples' FID is reported next to real images'
+            floors[dataset] = fid_floor(judge, data_dir=args.data_dir)
+        metrics = evaluate(model, recipe.evaluate, judge=judge, data_dir=args.data_dir, iwae_k=args.iwae_k,
+                           fid_floor=floors.get(dataset))
+        if recipe.transfer:
             metrics.update(compare(model, per_class=args.per_class, data_dir=args.data_dir))
         metrics["eval_seconds"] = round(time.time() - start, 1)
         if not args.dry_run:
             checkpoint.write_metrics(folder, metrics)
-        rows.append((folder.name, metrics))
-        print(f"{folder.name}: done in {metrics['eval_seconds']} s", file=sys.stderr)
+        rows.append((label(folder), metrics))
+        print(f"{label(folder)}: done in {metrics['eval_seconds']} s", file=sys.stderr)
     return rows
+
+
+def judge_of(dataset, args):
+    """The classifier that scores generated images of `dataset`: --classifier, else the bundled
+    one of that data set; None where there is none (the metrics that need it are left out)."""
+    folder = Path(args.classifier) if args.classifier else recipes.bundled_path("classifier", dataset, args.root)
+    if not (folder / "config.json").exists():
+        if args.classifier:
+            raise ValueError(f"--classifier {folder} is not a checkpoint folder")
+        return None
+    judge = Judge(load(folder))
+    if judge.dataset != dataset:
+        raise ValueError(f"the classifier {folder} was trained on {D.get(judge.dataset).title}; the checkpoints "
+                         f"of {D.get(dataset).title} need a classifier of {D.get(dataset).title} (--classifier)")
+    return judge
 
 
 def print_table(rows):
     for name, metrics in rows:
         cells = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()
                  if v is not None and k != "eval_seconds"]
-        print(f"{name:22s} " + "  ".join(cells))
+        print(f"{name:28s} " + "  ".join(cells))
 
 
 if __name__ == "__main__":

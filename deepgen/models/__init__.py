@@ -5,4 +5,4 @@ from .siamese import SiameseNet
 from .vae import CVAE, VAE
 from .vaegan import VAEGAN
 
-MODEL_CLASSES = {cls.kind: cls for cls in (Autoencoder, VAE, CVAE, GAN, VAEGAN, SiameseNet, Classifier)}
+__all__ = ["Autoencoder", "Classifier", "GAN", "SiameseNet", "CVAE", "VAE", "VAEGAN"]

@@ -24,3 +24,6 @@ class Classifier(DeepgenModel):
 
     def forward(self, x):
         return self.head(self.features(x))
+
+    def feature_body(self):
+        return self.features

@@ -5,12 +5,12 @@ import torch.nn as nn
 from .base import DeepgenModel
 
 
-def generator(z_dim, width):
+def generator(latent_dim, width):
     """z → 7×7 → 14×14 → 28×28, pixel intensities in [0, 1]. A 3×3 convolution refines each
     of the two inner resolutions: without them D wins the game and a third of the digits come
-    out malformed (2-epoch screen: FID 30.6 without, 19.2 with)."""
+    out malformed."""
     return nn.Sequential(
-        nn.Linear(z_dim, 2 * width * 49, bias=False), nn.BatchNorm1d(2 * width * 49), nn.ReLU(),
+        nn.Linear(latent_dim, 2 * width * 49, bias=False), nn.BatchNorm1d(2 * width * 49), nn.ReLU(),
         nn.Unflatten(1, (2 * width, 7, 7)),
         nn.Conv2d(2 * width, 2 * width, 3, 1, 1, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(),
         nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
@@ -45,14 +45,22 @@ class Discriminator(nn.Module):
 class GAN(DeepgenModel):
     kind = "gan"
 
-    def __init__(self, z_dim: int = 64, width: int = 64):
+    def __init__(self, latent_dim: int = 64, width: int = 64):
         super().__init__()
-        self.z_dim, self.width = z_dim, width
-        self.generator = generator(z_dim, width)
+        self.latent_dim, self.width = latent_dim, width
+        self.generator = generator(latent_dim, width)
         self.discriminator = Discriminator(width)
 
     def forward(self, z):
         return self.generator(z)
 
-    def sample(self, n, generator=None, device="cpu"):
-        return self.generator(torch.randn(n, self.z_dim, generator=generator, device=device))
+    def decode(self, h, y=None):
+        """G(z): pixel intensities in [0, 1]."""
+        return self.generator(h)
+
+    def sample(self, n, *, generator=None, labels=None):
+        return self.generator(self.prior_noise(n, generator))
+
+    def judge(self, x):
+        """D(x) = σ(logit): the discriminator's probability that x is a real digit."""
+        return torch.sigmoid(self.discriminator(x))

@@ -33,3 +33,6 @@ class SiameseNet(DeepgenModel):
     def embed(self, x):
         """Unit-length embeddings: distances between them lie in [0, 2]."""
         return F.normalize(self.backbone(x), dim=1)
+
+    def feature_body(self):
+        return self.backbone

@@ -8,7 +8,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..losses import reparameterize
-from .base import DeepgenModel, conv_decoder, conv_encoder
+from .base import DeepgenModel, conv_decoder, conv_encoder, encoder_body
 
 
 class RowContext(nn.Module):
@@ -61,19 +61,19 @@ class VAE(DeepgenModel):
         self.decoder = conv_decoder(latent_dim, width, hidden, deep, context_channels if context_rows else 1)
         self.rows = RowContext(context_channels, context_rows, context_reach, context_dropout) if context_rows else None
 
-    def encode(self, x):
+    def encode(self, x, y=None):
         """(μ, log σ²) of Q(H|X)."""
         return self.encoder(x).chunk(2, dim=1)
 
-    def decode_logits(self, h, x=None):
-        """Logits of P(X|H); a row-by-row decoder also needs the image X they score."""
+    def decode_logits(self, h, x=None, y=None):
+        """Logits of P(X|H) scored against the images x (a row-by-row decoder needs them)."""
         if self.rows is None:
             return self.decoder(h)
         if x is None:
             raise ValueError("this VAE draws row by row: its logits need the image they score")
         return self.rows(self.decoder(h), x)
 
-    def decode(self, h):
+    def decode(self, h, y=None):
         """Bernoulli means in [0, 1] (row by row: each row's means given the means above it)."""
         if self.rows is None:
             return torch.sigmoid(self.decoder(h))
@@ -83,8 +83,11 @@ class VAE(DeepgenModel):
         mu, logvar = self.encode(x)
         return self.decode_logits(reparameterize(mu, logvar), x), mu, logvar
 
-    def sample(self, n, generator=None, device="cpu"):
-        return self.decode(torch.randn(n, self.latent_dim, generator=generator, device=device))
+    def sample(self, n, *, generator=None, labels=None):
+        return self.decode(self.prior_noise(n, generator))
+
+    def feature_body(self):
+        return encoder_body(self.encoder)
 
 
 def with_label(x, one_hot):
@@ -124,21 +127,29 @@ class CVAE(DeepgenModel):
         self.decoder = LabelledDecoder(latent_dim, num_classes, width, hidden)
 
     def _one_hot(self, y):
-        return F.one_hot(y, self.num_classes).float()
+        if y is None:
+            raise ValueError("a conditional VAE needs the label Y of every image")
+        return F.one_hot(torch.as_tensor(y, device=self._device()).long().reshape(-1), self.num_classes).float()
 
-    def encode(self, x, y):
+    def encode(self, x, y=None):
+        """(μ, log σ²) of Q(H|X, Y)."""
         return self.encoder(with_label(x, self._one_hot(y))).chunk(2, dim=1)
 
-    def decode_logits(self, h, y):
+    def decode_logits(self, h, x=None, y=None):
+        """Logits of P(X|H, Y) (they do not depend on x)."""
         return self.decoder(h, self._one_hot(y))
 
-    def decode(self, h, y):
-        return torch.sigmoid(self.decode_logits(h, y))
+    def decode(self, h, y=None):
+        return torch.sigmoid(self.decode_logits(h, y=y))
 
     def forward(self, x, y):
         mu, logvar = self.encode(x, y)
-        return self.decode_logits(reparameterize(mu, logvar), y), mu, logvar
+        return self.decode_logits(reparameterize(mu, logvar), y=y), mu, logvar
 
-    def sample(self, labels, generator=None):
-        h = torch.randn(len(labels), self.latent_dim, generator=generator, device=labels.device)
-        return self.decode(h, labels)
+    def sample(self, n, *, generator=None, labels=None):
+        """n samples of P(X|H, Y) with H ∼ N(0, I); labels 0, 1, …, 9, 0, … unless given."""
+        labels = torch.arange(n) % self.num_classes if labels is None else torch.as_tensor(labels)
+        return self.decode(self.prior_noise(n, generator), labels)
+
+    def feature_body(self):
+        self._cannot("needs the label to encode, so its encoder does not transfer to unlabelled digits")

@@ -1,0 +1,281 @@
+"""One trainer per family of models: an optimisation step, a preview picture, what `finish` does
+after the last step, and the state a resumed run needs. Hyper-parameters that a recipe may set
+are class attributes (`hyper`); the loop in `training.py` drives any of them the same way."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import losses as L
+from .distributed import average_gradients
+from .images import grid
+
+
+def random_shift(x, max_shift=2):
+    """Shift each digit by up to `max_shift` pixels (MNIST's borders are empty, so rolling is exact)."""
+    dx, dy = torch.randint(-max_shift, max_shift + 1, (2,)).tolist()
+    return torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+
+
+class Trainer:
+    """Adam on the whole model; `sched`, where a subclass sets one, is stepped after every step.
+
+    `stateful` names the attributes whose `state_dict` a resumed run restores."""
+    sched = None
+    hyper = ()
+    stateful = ("opt", "sched")
+
+    def __init__(self, model, lr, total_steps, **hyper):
+        unknown = set(hyper) - set(self.hyper)
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no setting {', '.join(sorted(unknown))}; "
+                             f"it takes {', '.join(self.hyper) or 'none'}")
+        for k, v in hyper.items():
+            setattr(self, k, v)
+        self.model = model
+        self.setup(lr, total_steps)
+
+    def setup(self, lr, total_steps):
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=lr)
+
+    @classmethod
+    def settings(cls, **overrides):
+        """Every hyper-parameter of this trainer, resolved: its defaults updated by `overrides`."""
+        return {k: overrides.get(k, getattr(cls, k)) for k in cls.hyper}
+
+    def step(self, x, y):
+        loss, logs = self.loss(x, y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        average_gradients(self.model.parameters())
+        self.opt.step()
+        if self.sched is not None:
+            self.sched.step()
+        return logs
+
+    @torch.no_grad()
+    def preview(self, x, y):
+        return None
+
+    def finish(self, images, labels):
+        """Called once after the last step, before the model is handed out; returns metrics
+        that belong to the checkpoint (a Siamese network's calibration)."""
+        return {}
+
+    def state_dict(self):
+        return {name: getattr(self, name).state_dict() for name in self.stateful if getattr(self, name, None) is not None}
+
+    def load_state_dict(self, state):
+        for name, value in state.items():
+            getattr(self, name).load_state_dict(value)
+
+
+class ClassifierTrainer(Trainer):
+    def setup(self, lr, total_steps):
+        super().setup(lr, total_steps)
+        self.sched = torch.optim.lr_scheduler.OneCycleLR(self.opt, lr, total_steps=total_steps)
+
+    def loss(self, x, y):
+        logits = self.model(random_shift(x))
+        loss = F.cross_entropy(logits, y)
+        return loss, {"loss": loss.item(), "accuracy": (logits.argmax(1) == y).float().mean().item()}
+
+
+class AnnealedTrainer(Trainer):
+    """Adam with the learning rate annealed to zero along a cosine over the whole run."""
+
+    def setup(self, lr, total_steps):
+        super().setup(lr, total_steps)
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, total_steps)
+
+
+class AutoencoderTrainer(AnnealedTrainer):
+    def loss(self, x, y):
+        logits = self.model(x)
+        loss = L.bernoulli_nll(x, logits).mean()
+        mse = L.autoencoder_error(x, torch.sigmoid(logits)).mean()
+        return loss, {"bce": loss.item(), "mse": mse.item()}
+
+    @torch.no_grad()
+    def preview(self, x, y):
+        return grid(torch.cat([x[:8], self.model.decode(self.model.encode(x[:8])[0])]), nrow=8)
+
+
+class VAETrainer(AnnealedTrainer):
+    """The slide's −ELBO for the VAE and, with the label, for the conditional VAE."""
+
+    def loss(self, x, y):
+        mu, logvar = self.model.encode(x, y)
+        logits = self.model.decode_logits(L.reparameterize(mu, logvar), x, y)
+        rec, kl = L.bernoulli_nll(x, logits).mean(), L.kl_to_standard_normal(mu, logvar).mean()
+        return rec + kl, {"neg_elbo": (rec + kl).item(), "bce": rec.item(), "kl": kl.item()}
+
+    @torch.no_grad()
+    def preview(self, x, y):
+        g = torch.Generator().manual_seed(0)
+        rec = self.model.decode(self.model.encode(x[:8])[0])   # drawn from μ(x), not scored against x
+        return grid(torch.cat([x[:8], rec, self.model.sample(16, generator=g)]), nrow=8)
+
+
+class CVAETrainer(VAETrainer):
+    @torch.no_grad()
+    def preview(self, x, y):
+        g = torch.Generator().manual_seed(0)
+        mu, _ = self.model.encode(x[:4], y[:4])
+        labels = torch.arange(10)
+        rows = [self.model.decode(m.expand(10, -1), labels) for m in mu]
+        return grid(torch.cat(rows + [self.model.sample(10, generator=g, labels=labels)]), nrow=10)
+
+
+def _gan_optimizer(params, lr):
+    return torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999))
+
+
+class GANTrainer(Trainer):
+    """The slide's alternating updates, plus (with `certainty_weight` > 0) CatGAN's
+    class-certainty term for the generator: a linear head on the discriminator's features learns
+    the digit classes of real images, and the generator is rewarded for samples that head puts
+    firmly in one class, all classes equally often (`losses.class_certainty_loss`). The head
+    lives only in the trainer; the checkpoint keeps the plain G and D. With weight 0 the
+    generator never sees a label: the lecture's own game. The generator handed out at the end
+    is the exponential moving average of its weights over the run (Yazıcı et al. 2019), with
+    batch-norm statistics recomputed for it; the discriminator and the previews during training
+    use the live weights."""
+    hyper = ("ema_decay", "certainty_weight")
+    stateful = ("opt_g", "opt_d", "class_head", "ema")
+    ema_decay = 0.999
+    certainty_weight = 1.0
+
+    def setup(self, lr, total_steps):
+        Dis = self.model.discriminator
+        features = Dis.head[-1].in_features
+        self.class_head = nn.Sequential(nn.Flatten(), nn.Linear(features, 10)).to(next(Dis.parameters()).device)
+        self.opt_g = _gan_optimizer(self.model.generator.parameters(), lr)
+        self.opt_d = _gan_optimizer([*Dis.parameters(), *self.class_head.parameters()], lr)
+        self.keep_average_of(self.model.generator)
+
+    def keep_average_of(self, generator):
+        """Track an exponential moving average of `generator`'s weights; `finish` hands it out."""
+        self.live = generator
+        self.ema = torch.optim.swa_utils.AveragedModel(
+            generator, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.ema_decay))
+
+    def step(self, x, y):
+        Dis = self.model.discriminator
+        fake = self.model.sample(len(x))
+
+        # (1) Update D: maximise log D(x) + log(1 − D(G(z))); its class head learns the real digits' labels
+        real_features = Dis.features(x)
+        d_loss = L.gan_discriminator_loss(Dis.logit(real_features), Dis(fake.detach()))
+        class_loss = F.cross_entropy(self.class_head(real_features), y)
+        self.opt_d.zero_grad(set_to_none=True)
+        (d_loss + class_loss).backward()
+        average_gradients([*Dis.parameters(), *self.class_head.parameters()])
+        self.opt_d.step()
+
+        # (2) Update G: maximise log D(G(z)) (non-saturating), plus the certainty term
+        fake_features = Dis.features(fake)
+        g_loss = L.gan_generator_loss(Dis.logit(fake_features))
+        certainty = L.class_certainty_loss(self.class_head(fake_features))
+        self.opt_g.zero_grad(set_to_none=True)
+        (g_loss + self.certainty_weight * certainty).backward()
+        average_gradients(self.model.generator.parameters())
+        self.opt_g.step()
+        self.ema.update_parameters(self.live)
+        return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "class_loss": class_loss.item(),
+                "certainty": certainty.item()}
+
+    @torch.no_grad()
+    def finish(self, images, labels):
+        G = self.ema.module
+        device = next(G.parameters()).device
+        noise = [torch.randn(256, self.model.latent_dim, device=device) for _ in range(40)]
+        torch.optim.swa_utils.update_bn(noise, G)
+        self.live.load_state_dict(G.state_dict())
+        return {}
+
+    @torch.no_grad()
+    def preview(self, x, y):
+        return grid(self.model.sample(64, generator=torch.Generator().manual_seed(0)), nrow=8)
+
+
+class VAEGANTrainer(GANTrainer):
+    """VAE-GAN after Larsen et al. 2016: the decoder is also the generator and learns from
+    w·(γ·feature reconstruction in the discriminator's feature space + pixel BCE) plus the
+    non-saturating GAN loss on reconstructions and prior samples; the discriminator learns the
+    slide's GAN loss. Unlike the paper, the encoder keeps the plain VAE objective (KL + pixel
+    BCE), which keeps its codes near N(0, I) so that prior samples stay digits. As in the GAN,
+    the decoder handed out is the moving average of its weights."""
+    hyper = ("ema_decay", "gamma", "rec_weight")
+    stateful = ("opt_e", "opt_g", "opt_d", "ema")
+    gamma = 0.1       # weight of the feature reconstruction against the pixel BCE
+    rec_weight = 0.1  # w: the reconstruction terms against the GAN loss
+
+    def setup(self, lr, total_steps):
+        m = self.model
+        self.opt_e = torch.optim.Adam(m.encoder.parameters(), lr=lr)
+        self.opt_g = _gan_optimizer(m.decoder.parameters(), lr)
+        self.opt_d = _gan_optimizer(m.discriminator.parameters(), lr)
+        self.keep_average_of(m.decoder)
+
+    def step(self, x, y):
+        m, Dis = self.model, self.model.discriminator
+        mu, logvar = m.encode(x)
+        x_rec = m.decode(L.reparameterize(mu, logvar))
+        x_p = m.sample(len(x))
+
+        # (1) Update the encoder (KL + pixel BCE) and the decoder (weighted reconstruction + fooling D)
+        feat_real = Dis.features(x).detach()
+        feat_rec = (Dis.features(x_rec) - feat_real).pow(2).flatten(1).sum(1).mean()
+        pixel = F.binary_cross_entropy(x_rec.clamp(1e-6, 1 - 1e-6), x, reduction="none").flatten(1).sum(1).mean()
+        kl = L.kl_to_standard_normal(mu, logvar).mean()
+        gen = L.gan_generator_loss(Dis(x_rec)) + L.gan_generator_loss(Dis(x_p))
+        enc_loss = kl + pixel
+        dec_loss = self.rec_weight * (self.gamma * feat_rec + pixel) + gen
+        self.opt_e.zero_grad(set_to_none=True)
+        self.opt_g.zero_grad(set_to_none=True)
+        enc_loss.backward(inputs=list(m.encoder.parameters()), retain_graph=True)   # the graph serves both losses
+        dec_loss.backward(inputs=list(m.decoder.parameters()))
+        average_gradients([*m.encoder.parameters(), *m.decoder.parameters()])
+        self.opt_e.step()
+        self.opt_g.step()
+
+        # (2) Update D: real digits against reconstructions and prior samples
+        fakes = torch.cat([x_rec.detach(), x_p.detach()])
+        d_loss = L.gan_discriminator_loss(Dis(x), Dis(fakes))
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        average_gradients(Dis.parameters())
+        self.opt_d.step()
+        self.ema.update_parameters(self.live)
+        return {"d_loss": d_loss.item(), "gen": gen.item(), "kl": kl.item(),
+                "feature_rec": feat_rec.item(), "pixel_bce": pixel.item()}
+
+    @torch.no_grad()
+    def preview(self, x, y):
+        rec = self.model.decode(self.model.encode(x[:8])[0])
+        samples = self.model.sample(16, generator=torch.Generator().manual_seed(0))
+        return grid(torch.cat([x[:8], rec, samples]), nrow=8)
+
+
+class SiameseTrainer(Trainer):
+    """The loss the network was built with; at the end, the verdict's threshold and its logistic
+    calibration P(same | D) on pairs of training digits, stored with the checkpoint."""
+    calibration_pairs = 10000
+
+    def loss(self, x, y):
+        loss = self.model.loss(self.model(random_shift(x, 1)), y)
+        return loss, {"loss": loss.item()}
+
+    def step(self, x, y):
+        logs = super().step(x, y)
+        self.model.loss.step()
+        return logs
+
+    @torch.no_grad()
+    def finish(self, images, labels):
+        from .inference import calibrate
+        was = self.model.training
+        self.model.eval()
+        calibration = calibrate(self.model, images, labels, n_pairs=self.calibration_pairs, seed=1)
+        self.model.train(was)
+        return calibration
