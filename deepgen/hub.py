@@ -1,12 +1,12 @@
 """Publish a checkpoint on the Hugging Face Hub, in the same layout `deepgen.save` writes locally
-(weights, config, metrics.json with the calibration, model card), so `deepgen.load(repo_id)` reads it."""
-import re
+(weights, config, metrics.json with the calibration, model card), so `deepgen.load(repo_id)` reads it.
+
+A push always uses the token it is given (a visitor's own sign-in) and never the host's
+(`HF_TOKEN` or a saved login), so nobody can publish in the host's name."""
 import tempfile
 from pathlib import Path
 
-from .checkpoint import save
-
-REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+from .checkpoint import save, valid_repo_id
 
 
 class PushError(RuntimeError):
@@ -14,21 +14,26 @@ class PushError(RuntimeError):
 
 
 def push(model, repo_id, token=None, private=False, command=None):
-    """Upload `model` to the Hub repo `repo_id` (created if needed); returns the repo's URL."""
+    """Upload `model` to the Hub repo `repo_id` (created if needed) with `token`, which is
+    required; returns the repo's URL."""
     from huggingface_hub import HfApi, constants
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     repo_id = (repo_id or "").strip()
-    if not REPO_ID.match(repo_id):
-        raise PushError(f"'{repo_id}' is not a Hub repo id: write it as owner/name.")
+    if not valid_repo_id(repo_id):
+        raise PushError(f"'{repo_id[:100]}' is not a Hub repo id: write it as owner/name.")
+    if not isinstance(token, str) or not token.strip():
+        raise PushError("Sign in with Hugging Face (or give a token with write access) to push: "
+                        "the host's own token is never used.")
     if constants.HF_HUB_OFFLINE:
         raise PushError("The Hugging Face Hub cannot be reached: offline mode is on (HF_HUB_OFFLINE=1). "
                         "Save the checkpoint locally and push it where there is a network.")
     config = getattr(model, "config", None) or {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = save(model, Path(tmp) / "checkpoint", command=command or config.get("command"),
-                      metrics=getattr(model, "metrics", None))
-        api = HfApi(token=token or None)
+                      metrics=getattr(model, "metrics", None), description=config.get("description"),
+                      training=config.get("training"))
+        api = HfApi(token=token.strip())
         try:
             url = api.create_repo(repo_id, exist_ok=True, private=private)
             api.upload_folder(repo_id=repo_id, folder_path=str(folder),

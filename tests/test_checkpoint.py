@@ -1,4 +1,5 @@
 """deepgen.save / deepgen.load: round trips, strictness, clear errors, atomic saves."""
+import copy
 import json
 
 import pytest
@@ -24,7 +25,7 @@ MODELS = {
                  lambda m: [*m.encode(X), m.decode(Z), m.decode_logits(Z, X)]),
     "cvae": (lambda: CVAE(latent_dim=8, width=8, hidden=32),
              lambda m: [*m.encode(X, Y), m.decode(Z, Y)]),
-    "gan": (lambda: GAN(z_dim=8, width=8),
+    "gan": (lambda: GAN(latent_dim=8, width=8),
             lambda m: [m(Z), m.discriminator(X)]),
     "vaegan": (lambda: VAEGAN(latent_dim=8, width=8, hidden=32),
                lambda m: [*m.encode(X), m.decode(Z), m.discriminator(X)]),
@@ -50,19 +51,36 @@ def trained_looking(kind):
 
 
 def outputs(kind, model):
+    """The model's outputs as a flat list of tensors (an `encode` gives a tuple)."""
     with torch.no_grad():
-        return MODELS[kind][1](model)
+        results = MODELS[kind][1](model)
+    flat = [t for r in results for t in (r if isinstance(r, tuple) else (r,))]
+    return [t for t in flat if t is not None]
 
 
+def rounded_to_half(model):
+    """A copy of `model` whose float32 tensors went through float16, as a half save stores them."""
+    copied = copy.deepcopy(model)
+    with torch.no_grad():
+        for t in copied.state_dict().values():
+            if t.dtype == torch.float32:
+                t.copy_(t.half().float())
+    return copied
+
+
+@pytest.mark.parametrize("half", [True, False], ids=["float16", "float32"])
 @pytest.mark.parametrize("kind", list(MODELS))
-def test_round_trip_gives_identical_outputs(kind, tmp_path):
+def test_round_trip_gives_identical_outputs(kind, half, tmp_path):
     model = trained_looking(kind)
-    deepgen.save(model, tmp_path / kind, command=f"python -m train {kind}", metrics={"score": 0.5})
+    deepgen.save(model, tmp_path / kind, command=f"python -m train {kind}", metrics={"score": 0.5}, half=half)
     loaded = deepgen.load(tmp_path / kind)
     assert type(loaded) is type(model)
     assert not loaded.training and not any(m.training for m in loaded.modules())
-    for a, b in zip(outputs(kind, model), outputs(kind, loaded), strict=True):
+    assert all(t.dtype != torch.float16 for t in loaded.state_dict().values())
+    expected = rounded_to_half(model) if half else model
+    for a, b in zip(outputs(kind, expected), outputs(kind, loaded), strict=True):
         assert torch.equal(a, b)
+    assert loaded.config["weights_dtype"] == ("float16" if half else "float32")
     assert loaded.metrics == {"score": 0.5}
     assert loaded.config["kind"] == kind.split("-")[0] and loaded.config["command"] == f"python -m train {kind}"
 
@@ -80,7 +98,50 @@ def test_checkpoint_folder_holds_the_documented_files(tmp_path):
     names = {p.name for p in (tmp_path / "vae").iterdir()}
     assert names == {"config.json", "model.safetensors", "metrics.json", "README.md"}
     assert "python -m train vae --epochs 3" in (tmp_path / "vae" / "README.md").read_text()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder, no lock file
+
+
+def test_half_save_stores_float16_like_the_bundled_checkpoints(tmp_path):
+    from safetensors import safe_open
+
+    model = trained_looking("gan")
+    deepgen.save(model, tmp_path / "half")
+    deepgen.save(model, tmp_path / "full", half=False)
+    with safe_open(str(tmp_path / "half" / "model.safetensors"), "pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16", "I64"}  # I64: BatchNorm counters
+    assert (tmp_path / "half" / "model.safetensors").stat().st_size < 0.6 * (
+        tmp_path / "full" / "model.safetensors").stat().st_size
+    assert torch.equal(deepgen.load(tmp_path / "half").generator[1].num_batches_tracked,
+                       model.generator[1].num_batches_tracked)
+    assert json.loads((tmp_path / "half" / "config.json").read_text())["weights_dtype"] == "float16"
+
+
+def test_card_shows_description_command_training_and_metrics(tmp_path):
+    from huggingface_hub import ModelCard
+
+    training = {"epochs": 3, "batch_size": 128, "lr": 0.001, "beta": None}
+    folder = deepgen.save(trained_looking("vae"), tmp_path / "vae", command="python -m train vae --epochs 3",
+                          metrics={"fid": 12.5, "iwae_k": 64}, description="A test VAE.", training=training)
+    card = ModelCard.load(folder / "README.md")
+    assert card.data.library_name == "deepgen" and card.data.license == "mit"
+    assert {"mnist", "deepgen", "vae"} <= set(card.data.tags)
+    text = card.text
+    assert "A test VAE." in text and 'deepgen.load("path-or-repo-id")' in text
+    assert "## Training command\n\n```\npython -m train vae --epochs 3\n```" in text
+    assert '"batch_size": 128' in text and "| fid | 12.5000 |" in text and "| iwae_k | 64 |" in text
+    config = json.loads((folder / "config.json").read_text())
+    assert config["training"] == training
+    deepgen.checkpoint.write_metrics(folder, {"fid": 11.0})  # the card is rebuilt with the same text around it
+    text = ModelCard.load(folder / "README.md").text
+    assert "A test VAE." in text and '"batch_size": 128' in text and "| fid | 11.0000 |" in text
+    assert "iwae_k" not in text
+
+
+def test_card_fences_a_command_that_holds_backticks(tmp_path):
+    command = "python -m train vae --note ```oops```"
+    folder = deepgen.save(trained_looking("vae"), tmp_path / "vae", command=command)
+    text = (folder / "README.md").read_text()
+    assert f"````\n{command}\n````" in text
 
 
 def test_saving_again_keeps_files_beside_the_checkpoint(tmp_path):
@@ -91,7 +152,7 @@ def test_saving_again_keeps_files_beside_the_checkpoint(tmp_path):
     model = trained_looking("ae")
     with torch.no_grad():
         model.decoder[0].bias.add_(1.0)
-    deepgen.save(model, folder)
+    deepgen.save(model, folder, half=False)
     assert (folder / "previews" / "epoch_001.png").read_bytes() == b"png"
     assert torch.equal(outputs("ae", deepgen.load(folder))[0], outputs("ae", model)[0])
 
@@ -233,7 +294,7 @@ def test_halve_keeps_outputs_and_records_the_step(tmp_path):
 
     torch.manual_seed(0)
     model = VAE(latent_dim=4).eval()
-    folder = deepgen.save(model, tmp_path / "vae", command="python -m train vae")
+    folder = deepgen.save(model, tmp_path / "vae", command="python -m train vae", half=False)
     before = (folder / "model.safetensors").stat().st_size
     halve(folder)
     loaded = deepgen.load(folder)
