@@ -1,4 +1,4 @@
-"""deepgen.preprocess: drawings and uploads become MNIST digits, bad input a sentence."""
+"""deepgen.preprocess and webapp.sketch: drawings and uploads become MNIST digits, bad input a sentence."""
 import io
 
 import numpy as np
@@ -6,7 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from deepgen.preprocess import InputError, centre_of_mass, from_image, from_sketch, mnist_style
+from deepgen.preprocess import InputError, centre_of_mass, from_image, mnist_style
+from webapp.sketch import from_sketch
 
 
 def sketch(ink):

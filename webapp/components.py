@@ -3,10 +3,12 @@ import functools
 import hashlib
 import io
 import logging
+import math
 import os
 import random
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -14,21 +16,27 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from deepgen import CheckpointError, DataMissing
-from deepgen.images import digit_image
-from deepgen.preprocess import InputError, from_image, from_sketch
+from deepgen.preprocess import NOT_AN_IMAGE, InputError, from_image
 
-from . import testset
+from . import testset, uploads
+from .pictures import digit_image
 from .registry import ModelMissing
+from .sketch import check_payload as check_sketch, from_sketch, guard_blobs
 
 log = logging.getLogger("deepgen.app")
 USER_ERRORS = (InputError, ValueError, ModelMissing, CheckpointError, DataMissing, testset.TestSetMissing)
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
-NOT_AN_IMAGE = "This file is not an image that can be read (use PNG, JPEG, WebP, GIF or BMP)."
+MAX_SEED = 2**63 - 1        # torch.Generator.manual_seed takes no more
+# Listener options for an action that can fail: Gradio 6 covers every output of a failed event with
+# an "Error" badge unless the event's progress is hidden; hidden, the outputs keep what they showed
+# and the message appears as a toast.
+KEEP = {"show_progress": "hidden"}
 
 
 def friendly(fn):
-    """Turn the errors a user can cause into a short gr.Error; anything else is logged and
-    reported in one line. The app and every other session keep working either way."""
+    """Turn the errors a user can cause into a short gr.Error, logged in one line; anything else
+    is logged with its traceback and reported in one line. The app and every other session keep
+    working either way."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -36,11 +44,18 @@ def friendly(fn):
         except gr.Error:
             raise
         except USER_ERRORS as exc:
-            raise gr.Error(str(exc), title="Cannot do that") from None
+            raise user_error(fn.__name__, exc) from None
         except Exception as exc:  # noqa: BLE001 - a callback must never take the app down
             log.exception("callback %s failed", fn.__name__)
-            raise gr.Error(f"Something went wrong ({type(exc).__name__}: {exc}).") from None
+            raise gr.Error(f"Something went wrong ({type(exc).__name__}: {exc}).",
+                           print_exception=False) from None
     return wrapper
+
+
+def user_error(where, exc):
+    """A user's mistake as a gr.Error, logged in one line, without Gradio printing a traceback."""
+    log.info("%s refused: %s", where, " ".join(str(exc).split())[:300])
+    return gr.Error(str(exc), title="Cannot do that", print_exception=False)
 
 
 def intro(text):
@@ -57,13 +72,44 @@ def as_label(value):
     """A true label as the label box holds it ("7", 7 or empty) → int 0–9 or None."""
     if value is None or str(value).strip() == "":
         return None
+    number = _whole(value)
+    if number is None or not 0 <= number <= 9:
+        raise InputError(f"A label is a digit 0–9, not '{_shown(value)}'.")
+    return number
+
+
+def as_seed(value, default=0):
+    """A seed as a number box or an API call gives it (7, 7.0, "7"; None: `default`) → an int
+    from 0 to 2^63−1, which is what torch.Generator.manual_seed takes; InputError otherwise."""
+    if value is None or str(value).strip() == "":
+        return default
+    number = _whole(value)
+    if number is None or not 0 <= number <= MAX_SEED:
+        raise InputError(f"A seed is a whole number from 0 to 2^63−1, not '{_shown(value)}'.")
+    return number
+
+
+def _whole(value):
+    """An int from an int, a whole finite float or a string of either; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    text = str(value).strip()
     try:
-        label = int(float(value))
-    except (TypeError, ValueError):
-        raise InputError(f"A label is a digit 0–9, not '{value}'.") from None
-    if not 0 <= label <= 9 or label != float(value):
-        raise InputError(f"A label is a digit 0–9, not '{value}'.")
-    return label
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return int(number) if math.isfinite(number) and number.is_integer() else None
+
+
+def _shown(value, limit=40):
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def as_digit(image):
@@ -74,19 +120,37 @@ def as_digit(image):
 
 
 def guarded(component):
-    """Make a component's unreadable uploads (a text file, a broken PNG) give a short message.
+    """Bound what an image or sketchpad component accepts, before Gradio decodes anything, and
+    give short messages for pictures too large or unreadable (a text file, a broken PNG).
+
+    A `gr.Image(type="pil", image_mode=None)` gets its payload opened by `uploads.open_payload`
+    (not yet decoded, a large JPEG set to decode reduced); other image components and the
+    sketchpad check their payloads' headers against the decoding budget, `data:` URLs included
+    (see `webapp.uploads`), then decode as Gradio does.
 
     (Wrapping the instance's `preprocess` rather than subclassing: Gradio writes a .pyi stub next
     to every module that subclasses a component.)"""
     original = component.preprocess
+    is_sketch = isinstance(component, gr.ImageEditor)
+    lazy = not is_sketch and component.type == "pil" and component.image_mode is None
 
     def preprocess(payload):
         try:
+            if is_sketch:
+                check_sketch(payload, component.blob_storage)
+            elif lazy:
+                return uploads.open_payload(payload)
+            else:
+                uploads.check_payload(payload)
             return original(payload)
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
-            raise gr.Error(NOT_AN_IMAGE) from None
+        except InputError as exc:
+            raise user_error(f"{type(component).__name__} input", exc) from None
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+            raise user_error(f"{type(component).__name__} input", InputError(NOT_AN_IMAGE)) from exc
 
     component.preprocess = preprocess
+    if is_sketch:
+        guard_blobs(component)
     return component
 
 
@@ -105,6 +169,7 @@ def image_box(**kwargs):
 
 PNG_DIR = Path(tempfile.gettempdir()) / "deepgen-app"
 KEEP_PNGS = 4000
+PNG_MAX_AGE = 3600          # seconds; `prune_pngs` also runs from the app's periodic sweep
 
 
 def png_file(array):
@@ -127,14 +192,21 @@ def png_file(array):
     return str(path)
 
 
-def _prune(folder):
-    """Keep the newest KEEP_PNGS files (Gradio has its own copies of what it serves)."""
+def _prune(folder, max_age=PNG_MAX_AGE):
+    """Keep the newest KEEP_PNGS files, none older than `max_age` seconds (Gradio has its own
+    copies of what it serves)."""
     try:
-        files = sorted(folder.glob("*.png"), key=lambda f: f.stat().st_mtime)
-        for old in files[:max(0, len(files) - KEEP_PNGS)]:
-            old.unlink(missing_ok=True)
+        files = sorted(((f.stat().st_mtime, f) for f in folder.glob("*.png")), key=lambda t: t[0])
+        too_old = time.time() - max_age
+        for i, (mtime, old) in enumerate(files):
+            if i < len(files) - KEEP_PNGS or mtime < too_old:
+                old.unlink(missing_ok=True)
     except OSError:
         pass
+
+
+def prune_pngs():
+    _prune(PNG_DIR)
 
 
 def sketchpad(label="Draw a digit", brush=22):
@@ -217,10 +289,10 @@ class DigitInput:
             self.sketch.change(sketch_changed, self.sketch, out, trigger_mode="always_last",
                                show_progress="hidden", api_name=f"{name}_sketch", api_visibility=visibility),
             self.upload.upload(prepare_upload, self.upload, out, api_name=f"{name}_upload",
-                               api_visibility=visibility),
+                               api_visibility=visibility, **KEEP),
             self.show.click(pick_test_digit, self.index, [*out, self.index], api_name=f"{name}_pick",
-                            api_visibility=visibility),
-            self.random.click(pick_random, None, [*out, self.index], api_visibility="private"),
+                            api_visibility=visibility, **KEEP),
+            self.random.click(pick_random, None, [*out, self.index], api_visibility="private", **KEEP),
         ]
         self.sketch.clear(lambda: (None, None), None, out, api_visibility="private")
 
@@ -235,13 +307,13 @@ class DigitInput:
         self.sketch.clear(blank, None, outputs, api_visibility="private")
 
 
-def notice(slots, needs_testset=False):
+def notice(slots, needs_testset=False, session=None):
     """Markdown naming what a tab lacks (a missing checkpoint, the test set), or ''."""
     from . import registry
     lines = []
     for slot in slots:
         try:
-            registry.get(slot)
+            registry.get(slot, session)
         except ModelMissing as exc:
             lines.append(f"**Missing:** {exc}")
     if needs_testset:

@@ -1,0 +1,160 @@
+"""Pictures the app draws for its tabs: digits for an image box, labelled grids, scatter plots
+with a legend and marks, and bar charts of latent codes (RGB uint8 arrays or PIL images)."""
+import functools
+import math
+
+import numpy as np
+
+from deepgen.images import to_uint8
+
+PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+           (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+"""One colour per digit 0–9 (matplotlib's tab10)."""
+
+
+def font(size=12):
+    from PIL import ImageFont
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # Pillow without FreeType
+        return ImageFont.load_default()
+
+
+def digit_image(x):
+    """1×1×28×28 (or 28×28) tensor → 28×28 uint8."""
+    return to_uint8(x.reshape(x.shape[-2], x.shape[-1]))
+
+
+def captioned_grid(images, captions, nrow=8, zoom=2, caption_height=14):
+    """Digits (B×1×28×28) with a line of text under each: an RGB uint8 picture."""
+    cells = to_uint8(images[:, 0])
+    n, h, w = cells.shape if len(cells) else (0, 28, 28)
+    ncol = min(nrow, max(n, 1))
+    nrows = max(1, math.ceil(n / ncol))
+    side_h, side_w = h * zoom, w * zoom
+    cell_h, cell_w = side_h + caption_height + 4, side_w + 4
+    canvas = np.full((nrows * cell_h, ncol * cell_w), 250, np.uint8)
+    big = cells.repeat(zoom, axis=1).repeat(zoom, axis=2)
+    for i, text in enumerate(captions[:n]):
+        r, c = divmod(i, ncol)
+        y0, x0 = r * cell_h + 2, c * cell_w + 2
+        canvas[y0:y0 + side_h, x0:x0 + side_w] = big[i]
+        mask = _text_mask(str(text), caption_height - 3)
+        th, tw = mask.shape[0], min(mask.shape[1], cell_w)
+        tx, ty = x0 + (side_w - tw) // 2, y0 + side_h + 1
+        region = canvas[ty:ty + th, max(tx, 0):max(tx, 0) + tw]
+        np.minimum(region, 255 - (mask[:region.shape[0], :region.shape[1]].astype(np.uint16) * 215 // 255)
+                   .astype(np.uint8), out=region)
+    return np.repeat(canvas[..., None], 3, axis=2)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_mask(text, size):
+    """The coverage mask of `text` in the default font (cached: captions repeat)."""
+    from PIL import Image, ImageDraw
+
+    f = font(size)
+    left, top, right, bottom = f.getbbox(text or " ")
+    img = Image.new("L", (max(1, right - min(left, 0)), size + 3), 0)
+    ImageDraw.Draw(img).text((-min(left, 0), 0), text, fill=255, font=f)
+    return np.asarray(img)
+
+
+LEGEND = 16   # pixels below a scatter plot for its legend
+
+
+class Frame:
+    """Maps data coordinates (x right, y up) to the pixels of a square plot and back."""
+
+    def __init__(self, lo, hi, size=420, pad=28):
+        self.lo, self.hi, self.size, self.pad = float(lo), float(hi), size, pad
+
+    @classmethod
+    def around(cls, points, size=420, pad=28, margin=0.05):
+        lo, hi = float(points.min()), float(points.max())
+        span = max(hi - lo, 1e-6)
+        return cls(lo - margin * span, hi + margin * span, size, pad)
+
+    @property
+    def scale(self):
+        return (self.size - 2 * self.pad) / (self.hi - self.lo)
+
+    def to_pixel(self, x, y):
+        return self.pad + (x - self.lo) * self.scale, self.size - self.pad - (y - self.lo) * self.scale
+
+    def to_data(self, px, py):
+        return self.lo + (px - self.pad) / self.scale, self.lo + (self.size - self.pad - py) / self.scale
+
+
+def scatter(points, labels, frame, radius=1.6, title=None):
+    """A scatter plot of 2-D points coloured by digit, with axes ticks and, below, a legend (PIL RGB
+    image, frame.size wide and LEGEND pixels taller than wide)."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (frame.size, frame.size + LEGEND), "white")
+    draw, f = ImageDraw.Draw(img), font(11)
+    p0, p1 = frame.pad, frame.size - frame.pad
+    draw.rectangle([p0, p0, p1, p1], outline=(180, 180, 180))
+    for tick in _ticks(frame.lo, frame.hi):
+        px, py = frame.to_pixel(tick, tick)
+        draw.line([px, p1, px, p1 + 4], fill=(120, 120, 120))
+        draw.line([p0 - 4, py, p0, py], fill=(120, 120, 120))
+        label = f"{tick:g}"
+        draw.text((px - draw.textlength(label, font=f) / 2, p1 + 5), label, fill=(90, 90, 90), font=f)
+        draw.text((p0 - 5 - draw.textlength(label, font=f), py - 6), label, fill=(90, 90, 90), font=f)
+    pts = np.asarray(points, dtype=np.float64)
+    for (x, y), c in zip(pts, np.asarray(labels)):
+        px, py = frame.to_pixel(x, y)
+        draw.ellipse([px - radius, py - radius, px + radius, py + radius], fill=PALETTE[int(c) % 10])
+    x, y = (frame.size - 10 * 26) / 2, frame.size + 2
+    for d in range(10):
+        draw.rectangle([x, y + 2, x + 9, y + 11], fill=PALETTE[d])
+        draw.text((x + 12, y), str(d), fill=(60, 60, 60), font=f)
+        x += 26
+    if title:
+        draw.text((p1 - draw.textlength(title, font=f), 4), title, fill=(60, 60, 60), font=f)
+    return img
+
+
+def mark(img, frame, points, names, colour=(0, 0, 0)):
+    """A copy of a scatter picture with big labelled crosses at `points` (data coordinates)."""
+    from PIL import ImageDraw
+
+    img = img.copy()
+    draw, f = ImageDraw.Draw(img), font(15)
+    for (x, y), name in zip(points, names):
+        px, py = frame.to_pixel(float(x), float(y))
+        px = min(max(px, frame.pad), frame.size - frame.pad)
+        py = min(max(py, frame.pad), frame.size - frame.pad)
+        draw.ellipse([px - 8, py - 8, px + 8, py + 8], outline=colour, width=3)
+        draw.line([px - 12, py, px + 12, py], fill=colour, width=2)
+        draw.line([px, py - 12, px, py + 12], fill=colour, width=2)
+        draw.text((px + 10, py - 20), name, fill=colour, font=f, stroke_width=2, stroke_fill="white")
+    return img
+
+
+def _ticks(lo, hi, count=5):
+    step = 10 ** math.floor(math.log10(max((hi - lo) / count, 1e-9)))
+    for m in (1, 2, 5, 10):
+        if (hi - lo) / (m * step) <= count:
+            step *= m
+            break
+    first = math.ceil(lo / step) * step
+    return [round(first + i * step, 10) for i in range(int((hi - first) / step) + 1)]
+
+
+def bars(values, height=120, bar=14, gap=3, limit=3.0):
+    """A bar chart of a latent code (positive bars up in blue, negative down in red): RGB uint8."""
+    from PIL import Image, ImageDraw
+
+    values = [float(v) for v in np.asarray(values).reshape(-1)]
+    width = max(1, len(values)) * (bar + gap) + gap
+    img = Image.new("RGB", (width, height), "white")
+    draw, mid = ImageDraw.Draw(img), height / 2
+    draw.line([0, mid, width, mid], fill=(160, 160, 160))
+    for i, v in enumerate(values):
+        x = gap + i * (bar + gap)
+        h = max(-1.0, min(1.0, v / limit)) * (mid - 2)
+        colour = (31, 119, 180) if v >= 0 else (214, 39, 40)
+        draw.rectangle([x, min(mid, mid - h), x + bar - 1, max(mid, mid - h)], fill=colour)
+    return np.asarray(img)
