@@ -106,8 +106,9 @@ def test_generate(client):
 def test_models_table_and_load(client, app_checkpoints):
     table = client.predict(api_name="/models")
     assert [row[0] for row in table["data"]] == list(registry.SLOTS)
-    message, _ = client.predict("vae", str(app_checkpoints / "vae"), api_name="/load_model")
+    message, table = client.predict("vae", str(app_checkpoints / "vae"), api_name="/load_model")
     assert "Loaded" in message
+    assert {row[0]: row[2] for row in table["data"]}["vae"] == "yours"
 
 
 @pytest.mark.parametrize("endpoint, args, message", [
@@ -130,28 +131,34 @@ def test_bad_input_is_an_error_and_the_app_goes_on(client, files, endpoint, args
     assert is_png(gan)
 
 
+def status_of(client, slot):
+    table = client.predict(api_name="/models")
+    return {row[0]: row[2] for row in table["data"]}[slot]
+
+
 def test_training_streams_to_the_end(client):
     before = registry.get("vae")
-    job = client.submit("vae", 1, None, "arcface", None, None, 256, api_name="/train")
+    job = client.submit("vae", 1, None, None, None, 256, api_name="/train")
     status, curve, preview = job.result(timeout=240)
     updates = job.outputs()
     assert len(updates) >= 2 and updates[0][0].startswith("**Training**")
     assert status.startswith("**Done**") and "vae" in status
     assert len(curve["data"]) > 0 and is_png(preview)
-    assert registry.get("vae") is not before
+    assert status_of(client, "vae") == "yours"                   # the visitor's own model …
+    assert registry.get("vae") is before                         # … the bundled one is untouched
 
 
 def test_training_can_be_stopped(client, monkeypatch):
     from deepgen import training
-    original, seen = training.train, []
+    original, seen = training.Run.events, []
 
     def counted(*args, **kwargs):
         for event in original(*args, **kwargs):
             seen.append(event.step)
             yield event
-    monkeypatch.setattr(training, "train", counted)
-    before = registry.get("gan")
-    job = client.submit("gan", 5, None, "arcface", None, None, 60000, api_name="/train")
+    monkeypatch.setattr(training.Run, "events", counted)
+    client.predict(api_name="/back_to_bundled")
+    job = client.submit("gan", 5, None, None, None, 60000, api_name="/train")
     deadline = time.time() + 120
     while len(job.outputs()) < 2 and time.time() < deadline:   # running: at least one step done
         time.sleep(0.2)
@@ -163,9 +170,9 @@ def test_training_can_be_stopped(client, monkeypatch):
     time.sleep(3)
     assert len(seen) == steps_after_stop, "training went on after Stop"
     # The next run must get the (single) training slot quickly: the stopped one is gone.
-    quick = client.submit("ae", 1, None, "arcface", None, None, 128, api_name="/train")
+    quick = client.submit("ae", 1, None, None, None, 128, api_name="/train")
     status, _, _ = quick.result(timeout=120)
     assert status.startswith("**Done**")
     assert time.time() - stopped < 60
-    assert registry.get("gan") is before                         # a stopped run replaces nothing
+    assert status_of(client, "gan") == "bundled"                 # a stopped run replaces nothing
     assert is_png(client.predict(1, 4, api_name="/generate")[0])

@@ -1,40 +1,46 @@
-"""The models the app serves, one per slot, held in this module (never in `gr.State`).
+"""The models the app serves: the bundled ones, shared and read-only, and each visitor's own.
 
-A slot is filled lazily from `$DEEPGEN_CHECKPOINTS/<slot>` (default `./checkpoints`), or by
-loading a checkpoint folder or Hub repo, or by a training run. A failed load keeps the model
-that was there. Derived data (test-set embeddings, plots) is cached per slot and per model.
+A bundled slot is filled lazily from `$DEEPGEN_CHECKPOINTS/<slot>` (default `./checkpoints`)
+and never replaced from the web. What a visitor trains, loads or uploads is kept in their
+session (`webapp.session`) and seen by them alone: `get(slot, session)` gives the visitor's
+own model where there is one and the bundled one otherwise. A failed load keeps what was
+there. Derived data (test-set embeddings, plots) is cached per model object, so no session
+sees data derived from another session's model.
 """
 import os
+import secrets
+import tempfile
 import threading
+import time
+import weakref
 from pathlib import Path
 
 import torch
 
 import deepgen
-from deepgen import CheckpointError
+from deepgen import CheckpointError, recipes
+from deepgen.checkpoint import save_zip
+
+from . import public
+from .session import SessionStore
 
 ENV_VAR = "DEEPGEN_CHECKPOINTS"
-SIAMESE_LOSSES = ["arcface", "cosface", "contrastive", "triplet", "softmax", "nsoftmax", "sphereface"]
-SLOTS = {
-    "classifier": ("classifier", "CNN digit classifier"),
-    "ae": ("ae", "autoencoder"),
-    "vae": ("vae", "variational autoencoder"),
-    "vae2d": ("vae", "VAE with a 2-D latent space"),
-    "cvae": ("cvae", "conditional VAE"),
-    "gan": ("gan", "DCGAN"),
-    "vaegan": ("vaegan", "VAE-GAN"),
-    **{f"siamese-{loss}": ("siamese", f"Siamese network, {loss} loss") for loss in SIAMESE_LOSSES},
-}
-SIAMESE_SLOTS = [s for s in SLOTS if s.startswith("siamese-")]
+SLOTS = {name: (recipe.kind, recipe.description) for name, recipe in recipes.RECIPES.items()}   # one per recipe
+SIAMESE_SLOTS = recipes.SIAMESE
+ZIP_DIR = Path(tempfile.gettempdir()) / "deepgen-app" / "zips"
+ZIP_MAX_AGE = 3600
 
 
 class ModelMissing(LookupError):
     """No usable model in a slot; the message says how to get one."""
 
 
-_models = {}        # slot -> model in eval mode
-_failures = {}      # slot -> (folder state, message) of the last failed automatic load
-_cache = {}         # (slot, key) -> (model, value)
+STORE = SessionStore()   # each visitor's own models
+_models = {}             # slot -> bundled model in eval mode
+_failures = {}           # slot -> (folder state, message) of the last failed automatic load
+_cache = weakref.WeakKeyDictionary()   # model -> {key: value}; goes with the model
+_computing = weakref.WeakKeyDictionary()   # model -> {key: lock held while that value is computed}
+_exports = weakref.WeakKeyDictionary()    # model -> its checkpoint zip
 _lock = threading.RLock()
 
 
@@ -42,26 +48,25 @@ def checkpoint_dir():
     return Path(os.environ.get(ENV_VAR) or "checkpoints")
 
 
+def session_of(request):
+    """The visitor's session id from a `gr.Request` (None outside a web call)."""
+    return getattr(request, "session_hash", None) if request is not None else None
+
+
 def train_command(slot):
-    if slot.startswith("siamese-"):
-        return f"python -m train siamese --loss {slot.removeprefix('siamese-')} --out checkpoints/{slot}"
     return f"python -m train {slot} --out checkpoints/{slot}"
 
 
-def slot_for(name, loss="arcface"):
-    """The slot a training run of model `name` fills."""
-    return f"siamese-{loss}" if name == "siamese" else name
+def slot_for(name, loss=None):
+    """The slot a training run of recipe `name` fills: the recipe's own."""
+    return name
 
 
 def check(slot, model):
-    """Raise ValueError unless `model` can serve `slot`."""
+    """Raise ValueError unless `model` can serve `slot` (its recipe says what it needs)."""
     if slot not in SLOTS:
         raise ValueError(f"unknown slot '{slot}'; choose one of {', '.join(SLOTS)}")
-    kind = SLOTS[slot][0]
-    if getattr(model, "kind", None) != kind:
-        raise ValueError(f"slot '{slot}' needs a {kind} checkpoint, this one is a {getattr(model, 'kind', '?')}")
-    if slot == "vae2d" and model.latent_dim != 2:
-        raise ValueError(f"slot 'vae2d' needs a VAE with a 2-D latent space, this one has {model.latent_dim}")
+    recipes.get(slot).check(model)
 
 
 def _folder_state(folder):
@@ -71,8 +76,12 @@ def _folder_state(folder):
         return None
 
 
-def get(slot):
-    """The model in `slot`, loading the bundled checkpoint on first use; else ModelMissing."""
+def bundled(slot):
+    """The bundled model of `slot`, loaded on first use (a caller that comes during the load
+    waits for it); else ModelMissing."""
+    model = _models.get(slot)
+    if model is not None:           # loaded: no waiting behind another slot's load
+        return model
     with _lock:
         if slot in _models:
             return _models[slot]
@@ -100,53 +109,144 @@ def get(slot):
         return model
 
 
+def get(slot, session=None):
+    """The visitor's own model in `slot` if they have one, else the bundled one (ModelMissing
+    if neither is there)."""
+    if session is not None:
+        own = STORE.get(session, slot)
+        if own is not None:
+            return own
+    return bundled(slot)
+
+
+def own(slot, session):
+    """The visitor's own model in `slot`, or None."""
+    return STORE.get(session, slot) if session is not None else None
+
+
 def for_serving(model):
     """Eval mode, convolution weights channels-last (CPU convolutions run about 1.5× faster)."""
     return model.eval().to(memory_format=torch.channels_last)
 
 
-def available(slot):
+def available(slot, session=None):
     try:
-        get(slot)
+        get(slot, session)
         return True
     except ModelMissing:
         return False
 
 
-def put(slot, model):
-    """Make `model` the one every tab uses for `slot` (checked first)."""
+def put(slot, model, session=None):
+    """Make `model` the visitor's `slot` (checked first; TooLarge past their memory share).
+    Without a session (scripts, tests) it replaces the bundled model of the process."""
     check(slot, model)
     model = for_serving(model)
+    if session is not None:
+        STORE.put(session, slot, model)
+        return model
     with _lock:
         _models[slot] = model
         _failures.pop(slot, None)
-
-
-def load_into(slot, source):
-    """Load a checkpoint folder or Hub repo id into `slot`; on any error the current model stays."""
-    source = (source or "").strip()
-    if not source:
-        raise ValueError("Give a checkpoint folder or a Hub repo id (owner/name).")
-    model = deepgen.load(source)
-    check(slot, model)
-    put(slot, model)
     return model
 
 
-def cached(slot, key, compute):
-    """compute(model) for the current model of `slot`, computed once per model."""
-    model = get(slot)
-    hit = _cache.get((slot, key))
-    if hit is not None and hit[0] is model:
-        return hit[1]
-    value = compute(model)
-    _cache[(slot, key)] = (model, value)
-    return value
+def load_into(slot, source, session=None):
+    """Load a checkpoint folder, zip or Hub repo id into the visitor's `slot`; on any error what
+    was there stays. In public mode only Hub ids `owner/name` are read, without the host's
+    token, never a server path."""
+    source = (source or "").strip()
+    if not source:
+        raise ValueError("Give a Hub repo id (owner/name)." if public.enabled() else
+                         "Give a checkpoint folder or a Hub repo id (owner/name).")
+    if public.enabled():
+        model = deepgen.load(public.hub_id(source), public=True)
+    else:
+        model = deepgen.load(source)
+    return put(slot, model, session)
+
+
+def load_upload(slot, path, session=None):
+    """Load an uploaded checkpoint zip into the visitor's `slot`."""
+    if not path or not Path(path).is_file():
+        raise ValueError("Upload a checkpoint zip first (one made by Save).")
+    model = deepgen.load(path)
+    model.source = f"uploaded {Path(path).name}"
+    return put(slot, model, session)
+
+
+def export(slot, session=None):
+    """The visitor's model in `slot` as a checkpoint zip in a temporary folder (what
+    `deepgen.load` and the upload read back). Nothing is written to the checkpoint folder, and
+    a model is zipped once however often it is downloaded (until the zip expires)."""
+    model = get(slot, session)
+    with _lock:
+        path = _exports.get(model)
+    if path is not None and path.exists():
+        return path
+    config = getattr(model, "config", None) or {}
+    prune_exports()
+    folder = ZIP_DIR / secrets.token_hex(8)
+    folder.mkdir(parents=True)
+    path = save_zip(model, folder / f"deepgen-{slot}.zip", command=config.get("command"),
+                    metrics=getattr(model, "metrics", None), description=config.get("description"),
+                    training=config.get("training"))
+    with _lock:
+        _exports[model] = path
+    return path
+
+
+def prune_exports(max_age=ZIP_MAX_AGE):
+    """Delete exported zips older than `max_age` seconds (Gradio serves its own copies)."""
+    limit = time.time() - max_age
+    try:
+        folders = list(ZIP_DIR.iterdir())
+    except OSError:
+        return
+    for folder in folders:
+        try:
+            if folder.stat().st_mtime < limit:
+                for file in folder.iterdir():
+                    file.unlink(missing_ok=True)
+                folder.rmdir()
+        except OSError:
+            pass
+
+
+def forget(session):
+    """Back to the bundled models: drop everything the visitor holds."""
+    return STORE.clear(session) if session is not None else 0
+
+
+def memo(model, key, compute):
+    """compute(model), computed once per model object and key (a caller that comes while it is
+    computed waits for that computation rather than starting a second one)."""
+    with _lock:
+        if key in _cache.get(model, {}):
+            return _cache[model][key]
+        computing = _computing.setdefault(model, {}).setdefault(key, threading.Lock())
+    with computing:
+        with _lock:
+            if key in _cache.get(model, {}):
+                return _cache[model][key]
+        value = compute(model)
+        with _lock:
+            _cache.setdefault(model, {})[key] = value
+        return value
+
+
+def cached(slot, key, compute, session=None):
+    """compute(model) for the model the visitor sees in `slot`, computed once per model."""
+    return memo(get(slot, session), key, compute)
 
 
 def reset():
-    """Forget every loaded model and cache (tests; a new checkpoint folder)."""
+    """Forget every loaded model, every session's models and every cache (tests; a new
+    checkpoint folder)."""
     with _lock:
         _models.clear()
         _failures.clear()
         _cache.clear()
+        _computing.clear()
+        _exports.clear()
+    STORE.clear_all()

@@ -1,28 +1,33 @@
-"""Models tab: what is loaded (with metrics), load a checkpoint or Hub repo into a slot, train a
-model in the browser (live loss plot and preview, Stop button), save or push the result."""
+"""Models tab: what serves each slot (with metrics); load a checkpoint, a Hub repo or an uploaded
+zip, or train a model in the browser (live loss plot and preview, Stop button); download the
+result as a zip or push it to the Hub.
+
+Everything a visitor loads or trains is theirs alone (`registry.put(..., session)`): the bundled
+models stay as they are for everyone, and nothing here writes into the checkpoint folder."""
 import shlex
 import time
+from contextlib import nullcontext
 
 import gradio as gr
 import pandas as pd
 
-import deepgen
-from deepgen import data, inference, training
+from deepgen import recipes, training
 from deepgen.hub import PushError, push
-from deepgen.metric_losses import LOSSES
 
-from .. import registry
+from .. import public, registry
 from ..components import USER_ERRORS, action, friendly, image_box, intro
 
-MAX_EPOCHS, MAX_IMAGES, MAX_PLOT_ROWS, CALIBRATION_IMAGES = 50, 60000, 3000, 5000
+MAX_EPOCHS, MAX_IMAGES, MAX_PLOT_ROWS = 50, 60000, 3000
 INTRO = r"""
 ### The models of the lecture, trained on MNIST
 Every tab uses the models listed here. Load another checkpoint (a folder or a Hugging Face Hub repo id)
 into a slot, or train one right here: pick the model, the epochs and how many training images to use
-(a few hundred give a demo in seconds). Siamese networks are trained with the loss you choose, e.g.
-ArcFace, with margin $m$ and scale $s$:
+(a few hundred give a demo in seconds). Each Siamese network is named by its loss, e.g.
+`siamese-arcface`, whose margin $m$ and scale $s$ you may change:
 $$L_{ArcFace} = -\frac{1}{N}\sum_{i=1}^{N} \ln \frac{e^{s\cos(\theta_{y_i} + m)}}{e^{s\cos(\theta_{y_i} + m)} + \sum_{j \ne y_i} e^{s\cos\theta_j}}$$
-The finished model replaces the one in its slot for every tab; save it to `checkpoints/` or push it to the Hub.
+What you load or train is yours alone: every tab uses it instead of the bundled model (other visitors
+keep seeing the bundled ones) until you go back to the bundled models or leave. Download it as a zip
+to keep it, upload the zip later, or push it to the Hub.
 """
 TABLE_COLUMNS = ["slot", "model", "status", "parameters", "metrics", "source"]
 
@@ -30,71 +35,101 @@ TABLE_COLUMNS = ["slot", "model", "status", "parameters", "metrics", "source"]
 def _metrics_text(metrics):
     def fmt(v):
         return f"{v:.4g}" if isinstance(v, float) else str(v)
-    return ", ".join(f"{k} = {fmt(v)}" for k, v in sorted((metrics or {}).items())
+    if not isinstance(metrics, dict):
+        return ""
+    return ", ".join(f"{k} = {fmt(v)}" for k, v in sorted(metrics.items(), key=lambda kv: str(kv[0]))
                      if isinstance(v, (int, float, str)))
 
 
-def models_table():
-    """One row per slot: what serves it, its size and its metrics (loads the bundled checkpoints)."""
+def models_table(request: gr.Request = None):
+    """One row per slot: what serves it for this visitor (their own model or the bundled one),
+    its size and its metrics (loads the bundled checkpoints)."""
+    session = registry.session_of(request)
     rows = []
     for slot, (kind, description) in registry.SLOTS.items():
         try:
-            m = registry.get(slot)
-            rows.append([slot, description, "loaded", f"{sum(p.numel() for p in m.parameters()):,}",
-                         _metrics_text(getattr(m, "metrics", {})), getattr(m, "source", "")])
+            own = registry.own(slot, session)
+            m = own or registry.bundled(slot)
+            rows.append([slot, description, "yours" if own is not None else "bundled",
+                         f"{sum(p.numel() for p in m.parameters()):,}",
+                         _metrics_text(getattr(m, "metrics", {})), str(getattr(m, "source", ""))[:200]])
         except registry.ModelMissing:
             rows.append([slot, description, "missing", "", "", f"train: {registry.train_command(slot)}"])
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
 @friendly
-def load_model(slot, source):
-    """Load a checkpoint folder or Hub repo id into `slot` → (message, table). On failure the
-    current model stays and the error is shown."""
-    model = registry.load_into(slot, source)
-    return f"**Loaded**  `{source.strip()}` ({model.kind}) into slot **{slot}**.", models_table()
+def load_model(slot, source, request: gr.Request = None):
+    """Load a checkpoint folder or Hub repo id (public mode: a Hub repo id only) into the
+    visitor's `slot` → (message, table). On failure what was there stays and the error is shown."""
+    model = registry.load_into(slot, source, registry.session_of(request))
+    return (f"**Loaded**  `{source.strip()}` ({model.kind}) into slot **{slot}**, for you alone.",
+            models_table(request))
 
 
-def _command(name, epochs, limit, latent_dim, loss, margin, scale):
+@friendly
+def upload_model(slot, path, request: gr.Request = None):
+    """Load an uploaded checkpoint zip into the visitor's `slot` → (message, table)."""
+    model = registry.load_upload(slot, path, registry.session_of(request))
+    return f"**Loaded** the uploaded zip ({model.kind}) into slot **{slot}**, for you alone.", models_table(request)
+
+
+@friendly
+def back_to_bundled(request: gr.Request = None):
+    """Drop the visitor's own models → (message, table)."""
+    dropped = registry.forget(registry.session_of(request))
+    return (f"**Back to the bundled models** ({dropped} of yours dropped)." if dropped else
+            "You are using the bundled models."), models_table(request)
+
+
+def _command(name, epochs, limit, latent_dim, margin, scale):
     args = [name, "--epochs", str(epochs), "--limit", str(limit)]
-    if latent_dim:
-        args += ["--latent-dim", str(latent_dim)]
-    if name == "siamese":
-        args += ["--loss", loss] + (["--margin", f"{margin:g}"] if margin is not None else []) + (
-            ["--scale", f"{scale:g}"] if scale is not None else [])
+    for flag, value in (("--latent-dim", latent_dim), ("--margin", margin), ("--scale", scale)):
+        if value is not None:
+            args += [flag, f"{value:g}"]
     return "python -m train " + " ".join(shlex.quote(a) for a in args)
 
 
+def _is_siamese(name):
+    return name in recipes.SIAMESE
+
+
 def latent_default(name):
-    """The latent size `name` is built with by default (None: the model has no latent code)."""
-    if name not in training.MODELS or name in ("classifier", "siamese"):
+    """The latent size recipe `name` builds its model with (None: the model has no latent code)."""
+    if name not in recipes.RECIPES:
         return None
-    model = training.build_model(name)
-    return getattr(model, "z_dim", None) or getattr(model, "latent_dim", None)
+    return recipes.get(name).resolved_model_args().get("latent_dim")
 
 
-def loss_defaults(loss):
-    """(margin, scale) the Siamese loss uses by default (None where it has no such parameter)."""
-    _, margin, scale = LOSSES.get(loss, (None, None, None))
-    return margin, scale
+def loss_defaults(name):
+    """(margin, scale) the Siamese recipe `name` trains with (None where its loss has no such
+    parameter, or for other recipes)."""
+    if not _is_siamese(name):
+        return None, None
+    args = recipes.get(name).resolved_model_args()
+    return args.get("margin"), args.get("scale")
 
 
-def _settings(name, epochs, latent_dim, loss, margin, scale, limit):
-    if name not in training.MODELS:
-        raise ValueError(f"Unknown model '{name}'; choose one of {', '.join(training.MODELS)}.")
-    if name == "siamese" and loss not in LOSSES:
-        raise ValueError(f"Unknown Siamese loss '{loss}'; choose one of {', '.join(LOSSES)}.")
+def _settings(name, epochs, latent_dim, margin, scale, limit):
+    if name not in recipes.RECIPES:
+        raise ValueError(f"Unknown model '{name}'; choose one of {', '.join(recipes.RECIPES)}.")
     epochs, limit = int(epochs or 0), int(limit or 0)
     if not 1 <= epochs <= MAX_EPOCHS:
         raise ValueError(f"Train for 1 to {MAX_EPOCHS} epochs.")
     if not 64 <= limit <= MAX_IMAGES:
         raise ValueError(f"Use 64 to {MAX_IMAGES} training images.")
+    if public.enabled():
+        public.check_budget(epochs, limit)
     latent_dim = int(latent_dim) if latent_dim else None
-    if latent_dim is not None and not 2 <= latent_dim <= 256:
-        raise ValueError("The latent size must be 2 to 256 (or empty for the model's default).")
-    if name == "vae2d" and latent_dim not in (None, 2):
-        raise ValueError("vae2d is the 2-D VAE: leave its latent size empty or 2.")
-    if name != "siamese":
+    if latent_dim is not None:
+        if latent_default(name) is None:
+            raise ValueError(f"{name} has no latent code: leave its latent size empty.")
+        if not 2 <= latent_dim <= 256:
+            raise ValueError("The latent size must be 2 to 256 (or empty for the model's default).")
+        fixed = recipes.get(name).requires.get("latent_dim")
+        if fixed is not None and latent_dim != fixed:
+            raise ValueError(f"{name} has a {fixed}-D latent space: leave its latent size empty or {fixed}.")
+    if not _is_siamese(name):
         return epochs, latent_dim, None, None, limit
     margin = None if margin is None else float(margin)
     scale = float(scale) if scale else None            # 0 or empty: the loss's default
@@ -113,99 +148,151 @@ def _curve(rows):
     return df if stride == 1 else df[df["batch"].isin(df["batch"].unique()[::stride])]
 
 
-def train_model(name, epochs, latent_dim, loss, margin, scale, limit, progress=gr.Progress()):
-    """Generator: train `name` and stream (status, loss curve DataFrame, preview picture).
-    The finished model replaces the one in its slot. Closing the generator (Stop) ends training."""
+def train_model(name, epochs, latent_dim, margin, scale, limit, progress=gr.Progress(),
+                request: gr.Request = None):
+    """Generator: train recipe `name` and stream (status, loss curve DataFrame, preview picture).
+    The finished model becomes the visitor's own in its slot. Closing the generator (Stop) ends
+    training. In public mode a visitor has one run at a time, within the budget."""
+    session = registry.session_of(request)
     try:
-        epochs, latent_dim, margin, scale, limit = _settings(name, epochs, latent_dim, loss, margin, scale, limit)
-        slot = registry.slot_for(name, loss)
-        command = _command(name, epochs, limit, latent_dim, loss, margin, scale)
-        events = training.train(name, epochs=epochs, limit=limit, latent_dim=latent_dim, loss=loss,
-                                margin=margin, scale=scale, log_every=5)
-        rows, preview, last_yield, model, ev = [], None, 0.0, None, None
-        yield f"**Training**: loading MNIST and building `{slot}` …", gr.skip(), None
-        for ev in events:
-            rows += [{"batch": ev.step, "term": k, "loss": float(v)} for k, v in ev.losses.items()]
-            preview = ev.preview if ev.preview is not None else preview
-            progress((ev.step, ev.steps), desc=f"epoch {ev.epoch}/{ev.epochs}")
-            if ev.done:
-                model = ev.model
-            if ev.epoch_end or time.monotonic() - last_yield > 0.3:
-                last_yield = time.monotonic()
-                losses = ", ".join(f"{k} = {v:.4g}" for k, v in ev.losses.items())
-                yield (f"**Training** `{slot}`: epoch {ev.epoch}/{ev.epochs}, step {ev.step}/{ev.steps}, {losses} "
-                       f"({ev.seconds:.0f} s)"), _curve(rows), preview
-        model = model.cpu().eval()
-        model.metrics = {**{f"train_{k}": round(float(v), 5) for k, v in ev.losses.items()},
-                         "train_images": limit, "epochs": epochs}
-        if name == "siamese":
-            yield "**Calibrating** the verdict's threshold on training pairs …", _curve(rows), preview
-            images, labels = data.mnist(train=True).tensors
-            model.metrics.update(inference.calibrate(model, images[:CALIBRATION_IMAGES],
-                                                     labels[:CALIBRATION_IMAGES]))
-        model.config = {"kind": model.kind, "command": command}
-        model.source = f"trained here: {command}"
-        registry.put(slot, model)
-        yield (f"**Done** in {ev.seconds:.0f} s: every tab now uses this `{slot}`. Save it below to keep it "
-               f"(`{command}`)."), _curve(rows), preview
+        epochs, latent_dim, margin, scale, limit = _settings(name, epochs, latent_dim, margin, scale, limit)
+        with public.one_run(session) if public.enabled() else nullcontext():
+            yield from _train(name, epochs, latent_dim, margin, scale, limit, progress, session)
     except USER_ERRORS as exc:
         raise gr.Error(str(exc), title="Cannot train") from None
     except FloatingPointError as exc:
         raise gr.Error(f"Training diverged: {exc}. Try fewer epochs or other settings.") from None
 
 
-@friendly
-def save_model(slot):
-    """Save the model in `slot` to `$DEEPGEN_CHECKPOINTS/<slot>` (the bundled checkpoint folder)."""
-    model = registry.get(slot)
-    folder = registry.checkpoint_dir() / slot
-    command = (getattr(model, "config", None) or {}).get("command")
-    deepgen.save(model, folder, command=command, metrics=getattr(model, "metrics", None))
-    return f"**Saved** `{slot}` to `{folder}`."
+_progress = {}   # session -> (recipe, step, steps) of the visitor's running training
+
+
+def stopped(request: gr.Request = None):
+    """The status line after Stop: where the visitor's run stopped."""
+    name, step, steps = _progress.pop(registry.session_of(request), (None, 0, 0))
+    if name is None:
+        return "Stopped before the first step."
+    return f"**Stopped** `{name}` at step {step} of {steps}; nothing was kept."
+
+
+def fields_for(name):
+    """Show the latent size only where the recipe has a code, margin and scale only for a Siamese
+    network; fill in the recipe's values."""
+    latent, (margin, scale) = latent_default(name), loss_defaults(name)
+    siamese = _is_siamese(name)
+    return (registry.slot_for(name), gr.update(value=latent, visible=latent is not None),
+            gr.update(value=margin, visible=siamese and margin is not None),
+            gr.update(value=scale, visible=siamese and scale is not None))
+
+
+def _start_from(name):
+    """The bundled checkpoint a recipe starts from (the VAE-GAN: the GAN's), if it is there."""
+    start = recipes.get(name).init_from
+    folder = registry.checkpoint_dir() / start if start else None
+    return str(folder) if folder is not None and (folder / "config.json").is_file() else None
+
+
+def _train(name, epochs, latent_dim, margin, scale, limit, progress, session):
+    """Run the training and stream its updates; the model goes to the visitor's session."""
+    command = _command(name, epochs, limit, latent_dim, margin, scale)
+    yield f"**Training**: loading MNIST and building `{name}` …", gr.skip(), None
+    model_args = {k: v for k, v in (("latent_dim", latent_dim), ("margin", margin), ("scale", scale))
+                  if v is not None}
+    config = training.resolve(name, epochs=epochs, limit=limit, init=_start_from(name), **model_args)
+    run = training.Run(config)
+    rows, preview, last_yield, ev = [], None, 0.0, None
+    for ev in run.events(log_every=5):
+        _progress[session] = (name, ev.step, ev.steps)
+        rows += [{"batch": ev.step, "term": k, "loss": float(v)} for k, v in ev.losses.items()]
+        preview = ev.preview if ev.preview is not None else preview
+        progress((ev.step, ev.steps), desc=f"epoch {ev.epoch}/{ev.epochs}")
+        if ev.epoch_end or time.monotonic() - last_yield > 0.3:
+            last_yield = time.monotonic()
+            losses = ", ".join(f"{k} = {v:.4g}" for k, v in ev.losses.items())
+            yield (f"**Training** `{name}`: epoch {ev.epoch}/{ev.epochs}, step {ev.step}/{ev.steps}, {losses} "
+                   f"({ev.seconds:.0f} s)"), _curve(rows), preview
+    model = run.model.cpu().eval()
+    model.metrics = {**{f"train_{k}": round(float(v), 5) for k, v in ev.losses.items()},
+                     "train_images": limit, "epochs": epochs, **run.metrics}
+    model.config = {"kind": model.kind, "command": command, "training": config.to_dict(),
+                    "description": recipes.get(name).description}
+    model.source = f"trained here: {command}"
+    registry.put(name, model, session)
+    _progress.pop(session, None)
+    yield (f"**Done** in {ev.seconds:.0f} s: every tab now uses this `{name}`, for you alone. Download it "
+           f"below to keep it (`{command}`)."), _curve(rows), preview
 
 
 @friendly
-def push_model(slot, repo_id, token):
-    """Push the model in `slot` to the Hub repo `repo_id` with a write token."""
-    model = registry.get(slot)
+def save_model(slot, request: gr.Request = None):
+    """The model the visitor sees in `slot` as a checkpoint zip to download → (zip path, message).
+    Nothing is written to the checkpoint folder."""
+    path = registry.export(slot, registry.session_of(request))
+    return str(path), f"**Ready**: `{path.name}` below. `deepgen.load(\"{path.name}\")` or the upload above reads it back."
+
+
+NO_SIGN_IN = ("Pushing needs your own Hugging Face sign-in, which this server does not offer: download "
+              "the zip and push it from your own machine (`hf upload owner/name checkpoint-folder`).")
+
+
+@friendly
+def push_model(slot, repo_id, token, oauth_token: gr.OAuthToken | None = None, request: gr.Request = None):
+    """Push the model the visitor sees in `slot` to the Hub repo `repo_id`: with their own
+    sign-in in public mode, with the token typed in otherwise; never with the host's token."""
+    if public.enabled():
+        token = getattr(oauth_token, "token", None)
+        if not token:
+            raise gr.Error("Sign in with Hugging Face (the button above) to push to your own account."
+                           if public.on_space() else NO_SIGN_IN, title="Not pushed")
+    model = registry.get(slot, registry.session_of(request))
     try:
-        url = push(model, repo_id, token=(token or "").strip() or None)
+        url = push(model, repo_id, token=(token or "").strip())   # an empty token is refused there
     except PushError as exc:
         raise gr.Error(str(exc), title="Not pushed") from None
     return f"**Pushed** `{slot}` to {url}"
 
 
 def build(demo):
+    """The tab; in public mode the source box takes Hub ids only and pushing signs in with the Hub."""
     intro(INTRO)
     slots = list(registry.SLOTS)
-    table = gr.Dataframe(value=None, headers=TABLE_COLUMNS, label="Loaded models and their test-set metrics",
+    table = gr.Dataframe(value=None, headers=TABLE_COLUMNS, label="The models you see and their test-set metrics",
                          interactive=False, wrap=True, max_height=460,
                          column_widths=["13%", "17%", "7%", "9%", "39%", "15%"])
     demo.load(models_table, None, table, api_name="models")
+    bundled = action("Back to the bundled models")
 
     with gr.Accordion("Load a checkpoint", open=False):
         with gr.Row(equal_height=True):
             load_slot = gr.Dropdown(slots, value="vae", label="slot", scale=1)
-            source = gr.Textbox(label="checkpoint folder or Hub repo id", placeholder="checkpoints/vae or owner/name",
+            source = gr.Textbox(label="Hub repo id" if public.enabled() else "checkpoint folder or Hub repo id",
+                                placeholder="owner/name" if public.enabled() else "checkpoints/vae or owner/name",
                                 scale=3)
             load = action("Load", primary=True)
+        with gr.Row(equal_height=True):
+            zip_file = gr.File(label="or upload a checkpoint zip (from Download)", file_types=[".zip"],
+                               type="filepath", height=90, scale=3)
+            load_zip = action("Load the zip")
         load_status = gr.Markdown()
     load.click(load_model, [load_slot, source], [load_status, table], api_name="load_model")
+    load_zip.click(upload_model, [load_slot, zip_file], [load_status, table], api_name="upload_model")
+    bundled.click(back_to_bundled, None, [load_status, table], api_name="back_to_bundled")
 
     gr.Markdown("### Train a model")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=280):
-            name = gr.Dropdown([(f"{k} — {v.split(';')[0]}", k) for k, v in training.MODELS.items()],
+            name = gr.Dropdown([(f"{k} — {r.description}", k) for k, r in recipes.RECIPES.items()],
                                value="vae", label="model")
             with gr.Row():
                 epochs = gr.Slider(1, MAX_EPOCHS, value=1, step=1, label="epochs")
-                limit = gr.Slider(64, MAX_IMAGES, value=1024, step=64, label="training images")
+                limit = gr.Slider(64, min(MAX_IMAGES, public.TRAIN_BUDGET) if public.enabled() else MAX_IMAGES,
+                                  value=1024, step=64, label="training images",
+                                  info=f"images × epochs ≤ {public.TRAIN_BUDGET:,} here" if public.enabled() else None)
             latent = gr.Number(label="latent size (0: none / default)", value=latent_default("vae"), precision=0,
                                minimum=0, maximum=256)
             with gr.Row():
-                loss = gr.Dropdown(list(LOSSES), value="arcface", label="Siamese loss")
-                margin = gr.Number(label="margin m", value=loss_defaults("arcface")[0])
-                scale = gr.Number(label="scale s", value=loss_defaults("arcface")[1])
+                margin = gr.Number(label="Siamese loss: margin m", value=None, visible=False)
+                scale = gr.Number(label="Siamese loss: scale s", value=None, visible=False)
             with gr.Row():
                 start = gr.Button("Train", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
@@ -215,25 +302,28 @@ def build(demo):
                                 height=300, x_title="optimisation step", y_title="loss")
             preview = image_box(label="preview (end of each epoch)", format="png", interactive=False,
                                elem_classes=["pixelated"], height=220)
-    run = start.click(train_model, [name, epochs, latent, loss, margin, scale, limit],
-                      [train_status, curve, preview], api_name="train", concurrency_limit=1,
+    # Training calls at once: one run, the next queued behind it, on one's own machine; in public
+    # mode a few more enter, so that those past `public.TRAINING_RUNS` are refused at once.
+    listeners = public.TRAINING_RUNS + 4 if public.enabled() else 1
+    run = start.click(train_model, [name, epochs, latent, margin, scale, limit],
+                      [train_status, curve, preview], api_name="train", concurrency_limit=listeners,
                       concurrency_id="training", show_progress_on=[train_status])
     run.then(models_table, None, table, api_visibility="private")
-    stop.click(None, None, None, cancels=[run])
+    stop.click(stopped, None, train_status, cancels=[run], api_visibility="private")
 
-    with gr.Accordion("Save or push a model", open=False):
+    with gr.Accordion("Download or push a model", open=False):
         with gr.Row(equal_height=True):
             save_slot = gr.Dropdown(slots, value="vae", label="slot")
-            save = action("Save to checkpoints/<slot>")
+            save = action("Download as a zip")
+            saved = gr.File(label="checkpoint zip", interactive=False, height=90)
+        if public.enabled() and public.on_space():
+            gr.LoginButton()
         with gr.Row(equal_height=True):
             repo = gr.Textbox(label="Hub repo id", placeholder="owner/deepgen-vae")
-            token = gr.Textbox(label="Hub token (write)", type="password")
+            token = gr.Textbox(label="Hub token (write)", type="password", visible=not public.enabled())
             upload = action("Push to the Hub")
-        save_status = gr.Markdown()
-    name.input(lambda n, l: (registry.slot_for(n, l), latent_default(n)), [name, loss], [save_slot, latent],
-               api_visibility="private")
-    loss.input(lambda n, l: (registry.slot_for(n, l), *loss_defaults(l)), [name, loss], [save_slot, margin, scale],
-               api_visibility="private")
-    save.click(save_model, save_slot, save_status, api_name="save_model")
+        save_status = gr.Markdown(NO_SIGN_IN if public.enabled() and not public.on_space() else "")
+    name.input(fields_for, name, [save_slot, latent, margin, scale], api_visibility="private")
+    save.click(save_model, save_slot, [saved, save_status], api_name="save_model")
     upload.click(push_model, [save_slot, repo, token], save_status, api_name="push_model")
     return table
