@@ -1,8 +1,9 @@
 """Time the app's interactive callbacks in-process, and `python app.py` until it serves.
 
-    python benchmarks/bench_app.py [--calls 50] [--checkpoints DIR] [--skip-startup]
+    python benchmarks/bench_app.py [--calls 50] [--checkpoints DIR] [--skip-startup] [--skip-first]
 
-Targets: each callback's median under 50 ms; the app serving within 10 s. Checkpoints come from
+Targets: each callback's median under 50 ms; the app serving within 10 s; the first call of each
+tab on a fresh `python app.py`, made as soon as it serves, within 1 s. Checkpoints come from
 --checkpoints, else $DEEPGEN_CHECKPOINTS, else ./checkpoints; slots missing there are filled with
 untrained models of the same architecture (same cost), in a temporary folder.
 """
@@ -27,18 +28,15 @@ os.environ.setdefault("DEEPGEN_DATA", str(ROOT.parent / "shared" / "data"))
 def complete_checkpoints(folder, scratch):
     """`folder` if every slot is there, else a scratch folder linking the present ones and holding
     untrained stand-ins for the missing ones."""
-    from deepgen import save
-    from deepgen.training import build_model
-    from webapp.registry import SLOTS
+    from deepgen import recipes, save
 
-    missing = [s for s in SLOTS if not (folder / s / "model.safetensors").exists()]
+    missing = [s for s in recipes.RECIPES if not (folder / s / "model.safetensors").exists()]
     if not missing:
         return folder, []
-    for slot in SLOTS:
+    for slot in recipes.RECIPES:
         target = scratch / slot
         if slot in missing:
-            name, loss = ("siamese", slot.removeprefix("siamese-")) if slot.startswith("siamese-") else (slot, "arcface")
-            save(build_model(name, loss=loss), target, command="benchmark stand-in (untrained)")
+            save(recipes.get(slot).build(), target, command="benchmark stand-in (untrained)")
         else:
             target.symlink_to((folder / slot).resolve())
     return scratch, missing
@@ -153,6 +151,63 @@ def bench_startup(checkpoints, runs=3, limit=60):
     return times
 
 
+def first_call_cases(client, files):
+    """Each tab's first action over HTTP, in the order a visitor meets the tabs."""
+    from gradio_client import handle_file
+
+    digit = handle_file(str(files / "digit.png"))
+    return {
+        "Draw: /reconstruct": lambda: client.predict(digit, api_name="/reconstruct"),
+        "Latent space: /latent_overview": lambda: client.predict(api_name="/latent_overview"),
+        "Latent space: /decode_point": lambda: client.predict(0.5, -0.5, api_name="/decode_point"),
+        "Latent space: /interpolate": lambda: client.predict(0, 1, 10, api_name="/interpolate"),
+        "Style transfer: /style_transfer": lambda: client.predict(digit, None, "classifier's prediction",
+                                                                  api_name="/style_transfer"),
+        "Compare: /compare": lambda: client.predict(digit, digit, "siamese-arcface", "siamese-cosface",
+                                                    api_name="/compare"),
+        "Generate: /generate (32)": lambda: client.predict(0, 32, api_name="/generate"),
+    }
+
+
+def bench_first_calls(checkpoints, limit=120, wait=0.0):
+    """A fresh `python app.py`; as soon as it serves (and `wait` seconds more), the first call of
+    each tab, timed one after the other as a visitor would make them."""
+    from gradio_client import Client
+    from PIL import Image
+
+    from webapp.preload import sample_digit
+
+    print(f"first call of each tab on a fresh `python app.py`, {wait:g} s after it serves:")
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "DEEPGEN_CHECKPOINTS": str(checkpoints)}
+    url = f"http://127.0.0.1:{port}/"
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = {}
+    try:
+        while time.perf_counter() - start < limit:
+            try:
+                with urllib.request.urlopen(url, timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        print(f"  serving after {time.perf_counter() - start:5.2f} s")
+        time.sleep(wait)
+        client = Client(url, verbose=False)
+        with tempfile.TemporaryDirectory() as files:
+            Image.fromarray(sample_digit()).save(Path(files) / "digit.png")
+            for name, fn in first_call_cases(client, Path(files)).items():
+                t = time.perf_counter()
+                fn()
+                results[name] = time.perf_counter() - t
+                print(f"  {name:<52} {results[name] * 1000:7.0f} ms   {'ok' if results[name] <= 1 else 'SLOW'}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return results
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--calls", type=int, default=50)
@@ -161,6 +216,7 @@ def main():
                    help="torch threads (default: as the app, $DEEPGEN_THREADS or 1)")
     p.add_argument("--skip-startup", action="store_true")
     p.add_argument("--skip-http", action="store_true")
+    p.add_argument("--skip-first", action="store_true", help="skip the first calls on a fresh app")
     args = p.parse_args()
     import torch
     torch.set_num_threads(args.threads)
@@ -175,6 +231,9 @@ def main():
             bench_http(args.calls)
         if not args.skip_startup:
             bench_startup(folder)
+        if not args.skip_first:
+            bench_first_calls(folder)               # a visitor who clicks the moment it serves
+            bench_first_calls(folder, wait=15)      # one who reads the landing tab first
 
 
 if __name__ == "__main__":

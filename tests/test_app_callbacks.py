@@ -152,7 +152,7 @@ def test_missing_checkpoint_is_named(tmp_path, monkeypatch, restore_registry, di
     ae, vae, vaegan, probs, code, note = draw.reconstruct(digit[0])
     assert ae is None and vae is not None and probs is None
     assert "python -m train ae" in note and "python -m train classifier" in note
-    with pytest.raises(gr.Error, match="python -m train siamese --loss arcface"):
+    with pytest.raises(gr.Error, match="python -m train siamese-arcface"):
         compare.compare(digit[0], digit[0], "siamese-arcface", "siamese-cosface")
 
 
@@ -271,7 +271,7 @@ def test_interpolate_seeds():
 def test_models_table():
     table = models.models_table()
     assert list(table["slot"]) == list(registry.SLOTS)
-    assert (table["status"] == "loaded").all()
+    assert (table["status"] == "bundled").all()
     assert "threshold = 0.8" in table.set_index("slot").loc["siamese-arcface", "metrics"]
 
 
@@ -320,8 +320,12 @@ def test_save_and_push(tmp_path, monkeypatch, restore_registry, app_checkpoints)
     shutil.copytree(app_checkpoints, target)
     monkeypatch.setenv(registry.ENV_VAR, str(target))
     registry.reset()
-    assert "Saved" in models.save_model("cvae")
-    assert (target / "cvae" / "model.safetensors").exists()
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in (target / "cvae").iterdir())
+    path, message = models.save_model("cvae")
+    assert "Ready" in message and path.endswith("deepgen-cvae.zip")
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in (target / "cvae").iterdir()) == before
+    message, _ = models.upload_model("cvae", path)               # the download reads back
+    assert "Loaded" in message
     with pytest.raises(gr.Error, match="offline|cannot be reached"):
         models.push_model("cvae", "someone/deepgen-cvae", "hf_token")
     with pytest.raises(gr.Error, match="owner/name"):
@@ -329,9 +333,10 @@ def test_save_and_push(tmp_path, monkeypatch, restore_registry, app_checkpoints)
 
 
 def test_train_settings_are_checked():
-    for bad in [dict(epochs=0), dict(limit=10), dict(latent_dim=1000), dict(name="nope"),
-                dict(name="siamese", margin=-1), dict(name="siamese", loss="nope"), dict(name="vae2d", latent_dim=3)]:
-        args = dict(name="vae", epochs=1, latent_dim=None, loss="arcface", margin=None, scale=None, limit=128)
+    for bad in [dict(epochs=0), dict(limit=10), dict(latent_dim=1000), dict(name="nope"), dict(name="siamese"),
+                dict(name="siamese-cosface", margin=-1), dict(name="vae2d", latent_dim=3),
+                dict(name="classifier", latent_dim=8)]:
+        args = dict(name="vae", epochs=1, latent_dim=None, margin=None, scale=None, limit=128)
         args.update(bad)
         with pytest.raises(gr.Error):
             list(models.train_model(**args, progress=None))
@@ -340,7 +345,7 @@ def test_train_settings_are_checked():
 def test_train_in_process(restore_registry):
     """A tiny run streams updates, ends with the model in its slot."""
     before = registry.get("ae")
-    updates = list(models.train_model("ae", 1, 8, "arcface", None, None, 128, progress=lambda *a, **k: None))
+    updates = list(models.train_model("ae", 1, 8, None, None, 128, progress=lambda *a, **k: None))
     status, curve, preview = updates[-1]
     assert status.startswith("**Done**") and isinstance(curve, pd.DataFrame) and len(curve) > 0
     assert preview is not None and preview.dtype == np.uint8
@@ -362,8 +367,8 @@ def test_pictures_leave_as_png_files_written_once():
 
 
 def test_trained_siamese_is_calibrated(restore_registry, digit):
-    updates = list(models.train_model("siamese", 1, None, "cosface", 0.3, 20, 256, progress=lambda *a, **k: None))
-    assert any(u[0].startswith("**Calibrating**") for u in updates) and updates[-1][0].startswith("**Done**")
+    updates = list(models.train_model("siamese-cosface", 1, None, 0.3, 20, 256, progress=lambda *a, **k: None))
+    assert updates[-1][0].startswith("**Done**")
     model = registry.get("siamese-cosface")
     assert {"threshold", "calibration_a", "calibration_b"} <= set(model.metrics)
     assert model.loss.margin == pytest.approx(0.3) and model.loss.scale == pytest.approx(20)
@@ -375,3 +380,30 @@ def test_tabs_fill_themselves_when_opened(digit):
     gan, vaegan, vae, table, *walks, note = generate.on_open(0, 8, 0, 1, 4)
     assert gan is not None and len(walks) == 3 and all(w is not None for w in walks) and note == ""
     assert draw.notice(draw.SLOTS) == "" and compare.prepare(*compare.DEFAULTS) == ""
+
+
+def test_stop_says_where_training_stopped():
+    events = models.train_model("ae", 2, None, None, None, 128, progress=lambda *a, **k: None)
+    for status, *_ in events:
+        if "step" in status:
+            break
+    events.close()                       # what Stop does to the generator
+    message = models.stopped()
+    assert message == "**Stopped** `ae` at step 1 of 2; nothing was kept."   # 128 images, batch 128
+    assert models.stopped() == "Stopped before the first step."
+
+
+def test_training_fields_follow_the_recipe():
+    _, latent, margin, scale = models.fields_for("siamese-arcface")
+    assert latent["visible"] is False and margin["visible"] and margin["value"] == 0.5 and scale["value"] == 30.0
+    _, latent, margin, scale = models.fields_for("vae")
+    assert latent["visible"] and latent["value"] == 32 and not margin["visible"] and not scale["visible"]
+    assert models.fields_for("siamese-softmax")[2]["visible"] is False   # softmax has no margin
+
+
+@pytest.mark.parametrize("call", [lambda: generate.generate(2**64, 4), lambda: generate.interpolate_seeds(0, -1, 4),
+                                  lambda: style.style_grid(2, 2**64), lambda: style.prior_grid(2, "x"),
+                                  lambda: latent.code_random(2**70)])
+def test_huge_or_bad_seeds_get_the_seed_message(call):
+    with pytest.raises(gr.Error, match="A seed is a whole number from 0 to 2\\^63−1"):
+        call()

@@ -20,3 +20,20 @@ CSS = """
 .action { align-self: center; }
 footer { display: none !important; }
 """
+
+# Gradio's sketchpad starts on its "image" tool (and returns to it after Clear), so a first stroke
+# on an empty canvas draws nothing. Whenever a digit pad is empty with no tool active, pick the
+# brush: its first toolbar button (the label is translated, the order is not).
+JS = """
+() => {
+  const pickBrush = () => {
+    for (const pad of document.querySelectorAll('.digit-pad')) {
+      const bar = pad.querySelector('.toolbar-wrap');
+      if (!bar || bar.querySelector('button.highlight') || !pad.querySelector('.empty.wrap')) continue;
+      bar.querySelector('button')?.click();
+    }
+  };
+  new MutationObserver(pickBrush).observe(document.body, {childList: true, subtree: true});
+  pickBrush();
+}
+"""

@@ -5,10 +5,11 @@ import numpy as np
 import torch
 
 from deepgen import inference
-from deepgen.images import Frame, captioned_grid, mark, scatter
 
-from .. import registry, testset
-from ..components import LATEX, DigitInput, as_digit, friendly, image_box, intro, notice, notice_box
+from .. import preload, registry, testset
+from ..components import (
+    KEEP, LATEX, DigitInput, as_digit, friendly, image_box, intro, notice, notice_box)
+from ..pictures import Frame, captioned_grid, mark, scatter
 
 BANK_DIGITS, PLOT_DIGITS, NEIGHBOURS = 5000, 2000, 8
 DEFAULTS = ("siamese-arcface", "siamese-cosface")
@@ -30,8 +31,8 @@ def _bank(model):
     return inference.embed(model, images), labels
 
 
-def _plane(slot):
-    bank, labels = registry.cached(slot, "bank", _bank)
+def _plane(model):
+    bank, labels = registry.memo(model, "bank", _bank)
     e, labels = bank[:PLOT_DIGITS], labels[:PLOT_DIGITS]
     mean, components = inference.pca(e)
     points = inference.project(e, mean, components).numpy()
@@ -40,20 +41,20 @@ def _plane(slot):
     return scatter(points, labels.numpy(), frame, radius=1.4), frame, mean, components
 
 
-def _neighbours(slot, e):
-    bank, labels = registry.cached(slot, "bank", _bank)
+def _neighbours(model, e):
+    bank, labels = registry.memo(model, "bank", _bank)
     idx, dist = inference.nearest(bank, e, NEIGHBOURS)
     images = testset.first(BANK_DIGITS)[0][idx]
     return captioned_grid(images, [f"{int(labels[i])} · {d:.2f}" for i, d in zip(idx, dist.tolist())],
                           nrow=NEIGHBOURS, zoom=2)
 
 
-def compare_one(slot, xa, xb):
+def compare_one(slot, xa, xb, session=None):
     """One model's verdict for two 1×1×28×28 digits: (label dict, details, neighbours A, B, plane)."""
     if slot not in registry.SIAMESE_SLOTS:
         raise ValueError(f"'{slot}' is not a Siamese model; choose one of "
                          f"{', '.join(registry.SIAMESE_SLOTS)}.")
-    model = registry.get(slot)
+    model = registry.get(slot, session)
     r = inference.compare(model, xa, xb)
     verdict = "**same digit**" if r["same"] else "**different digits**"
     calibrated = "calibrated on training pairs" if r["calibrated"] else (
@@ -65,42 +66,53 @@ def compare_one(slot, xa, xb):
     label = {"same": r["p_same"], "different": 1 - r["p_same"]}
     try:
         e = inference.embed(model, torch.cat([xa[:1], xb[:1]]))
-        plot, frame, mean, components = registry.cached(slot, "plane", lambda _: _plane(slot))
+        plot, frame, mean, components = registry.memo(model, "plane", _plane)
         marked = mark(plot, frame, inference.project(e, mean, components).tolist(), ["A", "B"])
-        return label, details, _neighbours(slot, e[0]), _neighbours(slot, e[1]), np.asarray(marked)
+        return label, details, _neighbours(model, e[0]), _neighbours(model, e[1]), np.asarray(marked)
     except testset.TestSetMissing as exc:
         return label, details + f"\n\n**Note:** {exc}", None, None, None
 
 
 @friendly
-def compare(image_a, image_b, model_left=DEFAULTS[0], model_right=DEFAULTS[1]):
+def compare(image_a, image_b, model_left=DEFAULTS[0], model_right=DEFAULTS[1], request: gr.Request = None):
     """Two digits, two Siamese models → for each model: (p same/different, details, nearest test
     digits of A, of B, PCA plane of test embeddings with A and B marked)."""
     xa = as_digit(image_a)
     if image_b is None:
         raise ValueError("There is no digit B yet: draw one, upload one or pick a test digit.")
     xb = as_digit(image_b)
-    return (*compare_one(model_left, xa, xb), *compare_one(model_right, xa, xb))
+    session = registry.session_of(request)
+    return (*compare_one(model_left, xa, xb, session), *compare_one(model_right, xa, xb, session))
 
 
-def compare_when_ready(image_a, image_b, model_left, model_right):
+def compare_when_ready(image_a, image_b, model_left, model_right, request: gr.Request = None):
     """As `compare`, but quietly waits while one of the two digits is still missing."""
     if image_a is None or image_b is None:
         waiting = "Give both digits A and B to compare them."
         return (None, waiting, None, None, None) * 2
-    return compare(image_a, image_b, model_left, model_right)
+    return compare(image_a, image_b, model_left, model_right, request)
 
 
-def prepare(*slots):
+def prepare(model_left, model_right, request: gr.Request = None):
     """When the tab opens: embed the test digits for the chosen models (cached) while the user
     draws; returns a note on anything missing."""
-    message = notice(slots, needs_testset=True)
+    session, slots = registry.session_of(request), (model_left, model_right)
+    message = notice(slots, needs_testset=True, session=session)
     for slot in slots:
         try:
-            registry.cached(slot, "plane", lambda _, slot=slot: _plane(slot))
+            registry.cached(slot, "plane", _plane, session)
         except (registry.ModelMissing, testset.TestSetMissing):
             pass
     return message
+
+
+def warm():
+    """Embed the test digits for the default models and run a comparison once; then load the
+    other Siamese models (the choosers offer them)."""
+    prepare(*DEFAULTS)
+    compare(preload.sample_digit(), preload.sample_digit())
+    for slot in registry.SIAMESE_SLOTS:
+        registry.available(slot)
 
 
 def build(tab):
@@ -129,10 +141,11 @@ def build(tab):
                 choosers.append(chooser)
                 outputs += [verdict, details, near_a, near_b, plane]
     inputs = [a.digit, b.digit, *choosers]
-    go.click(compare, inputs, outputs, api_name="compare")
+    go.click(compare, inputs, outputs, api_name="compare", **KEEP)
     for source in (a, b):
-        source.then(compare_when_ready, inputs, outputs, show_progress="minimal")
+        source.then(compare_when_ready, inputs, outputs, **KEEP)
     for chooser in choosers:
-        chooser.input(compare_when_ready, inputs, outputs, api_visibility="private")
+        chooser.input(compare_when_ready, inputs, outputs, api_visibility="private", **KEEP)
     tab.select(prepare, choosers, status, api_visibility="private")
+    preload.register("compare", warm)
     return a, b

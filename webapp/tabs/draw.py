@@ -3,11 +3,11 @@ probabilities and the VAE's latent code."""
 import gradio as gr
 
 from deepgen import inference
-from deepgen.images import bars
 
-from .. import registry
+from .. import preload, registry
 from ..components import (
     DigitInput, as_digit, digit_output, friendly, image_box, intro, notice, notice_box, picture)
+from ..pictures import bars
 
 INTRO = r"""
 ### Draw a digit and watch three models rebuild it
@@ -24,25 +24,26 @@ RECONSTRUCTIONS = [("ae", "Autoencoder f(g(x))"), ("vae", "VAE f(μ(x))"), ("vae
 
 
 @friendly
-def reconstruct(image):
+def reconstruct(image, request: gr.Request = None):
     """Digit image → (AE, VAE, VAE-GAN reconstructions, class probabilities, VAE latent code, note)."""
+    session = registry.session_of(request)
     x = as_digit(image)
     missing, pictures = [], []
     for slot, _ in RECONSTRUCTIONS:
         try:
-            pictures.append(picture(inference.reconstruct(registry.get(slot), x)))
+            pictures.append(picture(inference.reconstruct(registry.get(slot, session), x)))
         except registry.ModelMissing as exc:
             pictures.append(None)
             missing.append(str(exc))
     probs = None
     try:
-        p = inference.classify(registry.get("classifier"), x)[0]
+        p = inference.classify(registry.get("classifier", session), x)[0]
         probs = {str(d): float(p[d]) for d in range(10)}
     except registry.ModelMissing as exc:
         missing.append(str(exc))
     code = None
     try:
-        code = bars(inference.latent_mean(registry.get("vae"), x)[0])
+        code = bars(inference.latent_mean(registry.get("vae", session), x)[0])
     except registry.ModelMissing:
         pass
     note = "\n".join(f"- {m}" for m in missing)
@@ -52,10 +53,15 @@ def reconstruct(image):
 SLOTS = ["ae", "vae", "vaegan", "classifier"]
 
 
+def on_open(request: gr.Request = None):
+    """When the tab opens: a note on what is missing."""
+    return notice(SLOTS, session=registry.session_of(request))
+
+
 def build(tab):
     intro(INTRO)
     status = notice_box()
-    tab.select(lambda: notice(SLOTS), None, status, api_visibility="private")
+    tab.select(on_open, None, status, api_visibility="private")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
             source = DigitInput("draw", label="Your digit", api=True)
@@ -70,4 +76,5 @@ def build(tab):
                     note = gr.Markdown(elem_classes=["note"])
     source.then(reconstruct, source.digit, [*images, probs, code, note], api_name="reconstruct",
                 show_progress="hidden")
+    preload.register("draw", lambda: reconstruct(preload.sample_digit()))
     return source

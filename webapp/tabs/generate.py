@@ -7,10 +7,11 @@ import pandas as pd
 import torch
 
 from deepgen import inference
-from deepgen.images import captioned_grid, grid
+from deepgen.images import grid
 
-from .. import registry, testset
-from ..components import action, friendly, image_box, intro, notice, notice_box
+from .. import preload, registry, testset
+from ..components import KEEP, action, as_seed, friendly, image_box, intro, notice, notice_box
+from ..pictures import captioned_grid
 
 MAX_SAMPLES = 64
 POOL = ThreadPoolExecutor(3, thread_name_prefix="generate")  # the three models run side by side on 2 cores
@@ -30,12 +31,11 @@ samples with the VAE's blurrier ones.
 
 
 def _check(seed, count=1):
+    seed = as_seed(seed)
     try:
-        seed, count = int(seed), int(count)
-    except (TypeError, ValueError):
-        raise ValueError("The seed and the count must be whole numbers.") from None
-    if not 0 <= seed < 2**63:
-        raise ValueError("The seed must be a whole number ≥ 0.")
+        count = int(count)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError("The count must be a whole number.") from None
     if not 1 <= count <= MAX_SAMPLES:
         raise ValueError(f"Draw 1 to {MAX_SAMPLES} samples, not {count}.")
     return seed, count
@@ -47,12 +47,13 @@ def _real_scores(model):
 
 
 @friendly
-def generate(seed=0, count=16):
+def generate(seed=0, count=16, request: gr.Request = None):
     """(GAN, VAE-GAN, VAE sample grids, each digit captioned with D(x); table of mean D(x))."""
+    session = registry.session_of(request)
     seed, count = _check(seed, count)
-    judges = {slot: registry.get(slot) for slot, _ in JUDGES if registry.available(slot)}
-    drawing = {slot: POOL.submit(inference.generate, registry.get(slot), count, seed)
-               for slot, _ in SOURCES if registry.available(slot)}
+    judges = {slot: registry.get(slot, session) for slot, _ in JUDGES if registry.available(slot, session)}
+    drawing = {slot: POOL.submit(inference.generate, registry.get(slot, session), count, seed)
+               for slot, _ in SOURCES if registry.available(slot, session)}
     samples = {slot: job.result() for slot, job in drawing.items()}
     if samples and judges:                     # one discriminator pass per judge over all samples
         batch = torch.cat(list(samples.values()))
@@ -73,7 +74,7 @@ def generate(seed=0, count=16):
                                     "with `python -m train gan`, `… vaegan`, `… vae`.")
     try:
         rows.append({"samples": "real test digits (512)",
-                     **{name: round(registry.cached(slot, "real_D", _real_scores), 3)
+                     **{name: round(registry.memo(judges[slot], "real_D", _real_scores), 3)
                         for slot, name in JUDGES if slot in judges}})
     except testset.TestSetMissing:
         pass
@@ -81,31 +82,31 @@ def generate(seed=0, count=16):
 
 
 @friendly
-def interpolate_seeds(seed_a=0, seed_b=1, steps=10):
+def interpolate_seeds(seed_a=0, seed_b=1, steps=10, request: gr.Request = None):
     """Rows of samples along the great circle from z(seed_a) to z(seed_b): GAN, VAE-GAN, VAE."""
     seed_a, steps = _check(seed_a, steps)
     seed_b, _ = _check(seed_b)
     if steps < 2:
         raise ValueError("Use at least 2 steps.")
-    out = []
+    out, session = [], registry.session_of(request)
     for slot, _ in SOURCES:
-        out.append(grid(inference.interpolate_seeds(registry.get(slot), seed_a, seed_b, steps), nrow=steps)
-                   if registry.available(slot) else None)
+        out.append(grid(inference.interpolate_seeds(registry.get(slot, session), seed_a, seed_b, steps), nrow=steps)
+                   if registry.available(slot, session) else None)
     return tuple(out)
 
 
-def on_open(seed, count, seed_a, seed_b, steps):
+def on_open(seed, count, seed_a, seed_b, steps, request: gr.Request = None):
     """When the tab opens: samples and an interpolation for the current seeds, and a note on what
     is missing."""
     try:
-        samples = generate(seed, count)
+        samples = generate(seed, count, request)
     except gr.Error:
         samples = (None,) * (len(SOURCES) + 1)
     try:
-        walks = interpolate_seeds(seed_a, seed_b, steps)
+        walks = interpolate_seeds(seed_a, seed_b, steps, request)
     except gr.Error:
         walks = (None,) * len(SOURCES)
-    return (*samples, *walks, notice([s for s, _ in SOURCES]))
+    return (*samples, *walks, notice([s for s, _ in SOURCES], session=registry.session_of(request)))
 
 
 def build(tab):
@@ -122,9 +123,9 @@ def build(tab):
     scores = gr.Dataframe(label="Mean D(x): each discriminator's probability that the samples are real",
                           interactive=False)
     outputs = [*pictures, scores]
-    go.click(generate, [seed, count], outputs, api_name="generate")
-    seed.submit(generate, [seed, count], outputs, api_visibility="private")
-    count.release(generate, [seed, count], outputs, api_visibility="private", show_progress="hidden")
+    go.click(generate, [seed, count], outputs, api_name="generate", **KEEP)
+    seed.submit(generate, [seed, count], outputs, api_visibility="private", **KEEP)
+    count.release(generate, [seed, count], outputs, api_visibility="private", **KEEP)
 
     intro("#### Interpolation between two seeds\nSpherical interpolation between $z_A$ and $z_B$ keeps every "
           "intermediate $z$ as long as a typical Gaussian sample.")
@@ -135,6 +136,7 @@ def build(tab):
         walk = action("Interpolate")
     rows = [image_box(label=title, format="png", interactive=False, elem_classes=["pixelated"], height=110)
             for _, title in SOURCES]
-    walk.click(interpolate_seeds, [seed_a, seed_b, steps], rows, api_name="interpolate_seeds")
+    walk.click(interpolate_seeds, [seed_a, seed_b, steps], rows, api_name="interpolate_seeds", **KEEP)
     tab.select(on_open, [seed, count, seed_a, seed_b, steps], [*outputs, *rows, status], api_visibility="private")
+    preload.register("generate", lambda: on_open(0, 32, 0, 1, 10))
     return seed

@@ -7,11 +7,12 @@ import numpy as np
 import torch
 
 from deepgen import inference
-from deepgen.images import Frame, grid, mark, scatter
+from deepgen.images import grid
 
-from .. import registry, testset
+from .. import preload, registry, testset
 from ..components import (
-    action, as_digit, digit_output, friendly, image_box, intro, notice, notice_box, picture)
+    KEEP, action, as_digit, as_seed, digit_output, friendly, image_box, intro, notice, notice_box, picture)
+from ..pictures import Frame, mark, scatter
 
 N_SLIDERS, RANGE = 32, 3.0
 SCATTER_DIGITS = 5000
@@ -56,10 +57,10 @@ def _check(values):
 
 
 @friendly
-def decode_latent(*values):
+def decode_latent(*values, session=None):
     """Slider values h₁…h₃₂ → the VAE's decoded digit f(h) (dimensions past the VAE's size are ignored)."""
     code = _check(values)
-    model = registry.get("vae")
+    model = registry.get("vae", session)
     h = torch.zeros(model.latent_dim)
     n = min(len(code), model.latent_dim)
     h[:n] = torch.tensor(code[:n])
@@ -75,41 +76,41 @@ def _sliders_for(model, h):
 
 
 @friendly
-def code_from_digit(image):
+def code_from_digit(image, request: gr.Request = None):
     """A digit → its VAE code μ(x) on the sliders (clipped to ±3) and its decoding."""
-    model = registry.get("vae")
+    model = registry.get("vae", registry.session_of(request))
     return _sliders_for(model, inference.latent_mean(model, as_digit(image))[0])
 
 
 @friendly
-def code_from_test(index):
-    model = registry.get("vae")
+def code_from_test(index, request: gr.Request = None):
+    model = registry.get("vae", registry.session_of(request))
     x, _, _ = testset.digit(index)
     return _sliders_for(model, inference.latent_mean(model, x)[0])
 
 
 @friendly
-def code_random(seed=None):
+def code_random(seed=None, request: gr.Request = None):
     """A sample of the prior N(0, I) on the sliders."""
-    model = registry.get("vae")
-    seed = int(seed) if seed is not None else int(np.random.randint(0, 2**31 - 1))
+    model = registry.get("vae", registry.session_of(request))
+    seed = as_seed(seed, default=int(np.random.randint(0, 2**31 - 1)))
     return _sliders_for(model, inference.seed_noise(model, seed)[0])
 
 
 @friendly
-def code_zero():
-    model = registry.get("vae")
+def code_zero(request: gr.Request = None):
+    model = registry.get("vae", registry.session_of(request))
     return _sliders_for(model, torch.zeros(model.latent_dim))
 
 
 @friendly
-def manifold(n=15):
+def manifold(n=15, session=None):
     """The 2-D VAE's decoded grid over the Gaussian's quantiles (n×n digits, one picture)."""
     n = int(n)
     if not 2 <= n <= 30:
         raise ValueError("The manifold grid has 2 to 30 rows.")
     return registry.cached("vae2d", ("manifold", n),
-                           lambda m: grid(inference.latent_grid(m, n), nrow=n, padding=1))
+                           lambda m: grid(inference.latent_grid(m, n), nrow=n, padding=1), session)
 
 
 def _scatter(model):
@@ -121,14 +122,14 @@ def _scatter(model):
 
 
 @friendly
-def latent_scatter():
+def latent_scatter(session=None):
     """The test digits' latent means under the 2-D VAE, coloured by digit (RGB picture)."""
-    img, _ = registry.cached("vae2d", "scatter", _scatter)
+    img, _ = registry.cached("vae2d", "scatter", _scatter, session)
     return np.asarray(img)
 
 
 @friendly
-def decode_point(z1, z2):
+def decode_point(z1, z2, request: gr.Request = None):
     """A point (h₁, h₂) of the 2-D latent plane → (decoded digit, scatter with the point marked)."""
     try:
         z1, z2 = float(z1), float(z2)
@@ -136,46 +137,64 @@ def decode_point(z1, z2):
         raise ValueError("Both coordinates must be numbers.") from None
     if not (math.isfinite(z1) and math.isfinite(z2)) or max(abs(z1), abs(z2)) > 10:
         raise ValueError("Coordinates must lie in [−10, 10].")
-    model = registry.get("vae2d")
-    img, frame = registry.cached("vae2d", "scatter", _scatter)
+    model = registry.get("vae2d", registry.session_of(request))
+    img, frame = registry.memo(model, "scatter", _scatter)
     digit = picture(inference.decode(model, torch.tensor([z1, z2])))
     return digit, np.asarray(mark(img, frame, [(z1, z2)], [f"({z1:.2f}, {z2:.2f})"]))
 
 
 @friendly
-def decode_click(evt: gr.SelectData):
+def decode_click(evt: gr.SelectData, request: gr.Request = None):
     """A click on the scatter picture → (decoded digit, marked scatter, h₁, h₂)."""
-    _, frame = registry.cached("vae2d", "scatter", _scatter)
+    _, frame = registry.cached("vae2d", "scatter", _scatter, registry.session_of(request))
     z1, z2 = frame.to_data(*evt.index[:2])
     z1, z2 = round(z1, 2), round(z2, 2)
-    return (*decode_point(z1, z2), z1, z2)
+    return (*decode_point(z1, z2, request), z1, z2)
 
 
 @friendly
-def interpolate(index_a, index_b, steps=8):
+def interpolate(index_a, index_b, steps=8, request: gr.Request = None):
     """Two test digits → (pixel-space blend, VAE latent-space walk), each a row of `steps` digits."""
     steps = int(steps)
     if not 3 <= steps <= 16:
         raise ValueError("Use 3 to 16 interpolation steps.")
     xa, xb = testset.digit(index_a)[0], testset.digit(index_b)[0]
-    model = registry.get("vae")
+    model = registry.get("vae", registry.session_of(request))
     return (grid(inference.interpolate_pixels(xa, xb, steps), nrow=steps),
             grid(inference.interpolate_latent(model, xa, xb, steps), nrow=steps))
 
 
-def on_open():
+def on_open(request: gr.Request = None):
     """When the tab opens: (manifold, scatter, notice); what is missing is named, not raised."""
-    pictures = []
-    for fn in (manifold, latent_scatter):
+    session, pictures = registry.session_of(request), []
+    for fn in (lambda: manifold(session=session), lambda: latent_scatter(session)):
         try:
             pictures.append(fn())
         except gr.Error:
             pictures.append(None)
     try:
-        start = decode_latent(*([0.0] * N_SLIDERS))
+        start = decode_latent(*([0.0] * N_SLIDERS), session=session)
     except gr.Error:
         start = None
-    return (*pictures, start, notice(["vae", "vae2d"], needs_testset=True))
+    return (*pictures, start, notice(["vae", "vae2d"], needs_testset=True, session=session))
+
+
+def decode_sliders(request: gr.Request, *values):
+    """`decode_latent` for the sliders' listener (Gradio passes the visitor's request first)."""
+    return decode_latent(*values, session=registry.session_of(request))
+
+
+def warm():
+    """Load this tab's models and derived data (the grid, the scatter) and run its callbacks once."""
+    on_open()
+    code_from_digit(preload.sample_digit())
+    decode_point(0.0, 0.0)
+    interpolate(0, 1, 10)
+
+
+def code_random_for(request: gr.Request):
+    """`code_random` with a fresh seed for the visitor's listener."""
+    return code_random(None, request)
 
 
 def random_pair():
@@ -212,13 +231,13 @@ def build(tab, drawn_digit):
             with gr.Row(equal_height=False):
                 index = gr.Number(label="test digit", value=0, precision=0, min_width=80)
                 from_test = action("Use test digit")
-    gr.on([s.input for s in sliders], decode_latent, sliders, decoded, trigger_mode="always_last",
+    gr.on([s.input for s in sliders], decode_sliders, sliders, decoded, trigger_mode="always_last",
           show_progress="hidden", api_name="decode_latent")
     out = [*sliders, decoded]
-    from_drawn.click(code_from_digit, drawn_digit, out, api_name="latent_from_digit")
-    from_test.click(code_from_test, index, out, api_name="latent_from_test")
-    random_btn.click(lambda: code_random(), None, out, api_name="latent_random")
-    zero.click(code_zero, None, out, api_name="latent_zero")
+    from_drawn.click(code_from_digit, drawn_digit, out, api_name="latent_from_digit", **KEEP)
+    from_test.click(code_from_test, index, out, api_name="latent_from_test", **KEEP)
+    random_btn.click(code_random_for, None, out, api_name="latent_random", **KEEP)
+    zero.click(code_zero, None, out, api_name="latent_zero", **KEEP)
 
     intro(GRID_INTRO)
     with gr.Row(equal_height=False):
@@ -233,8 +252,10 @@ def build(tab, drawn_digit):
             go = gr.Button("Decode this point", size="sm")
     scatter_img.select(decode_click, None, [point, scatter_img, z1, z2], api_visibility="private",
                        show_progress="hidden")
-    go.click(decode_point, [z1, z2], [point, scatter_img], api_name="decode_point")
+    go.click(decode_point, [z1, z2], [point, scatter_img], api_name="decode_point", **KEEP)
     tab.select(on_open, None, [grid_img, scatter_img, decoded, status], api_name="latent_overview")
+
+    preload.register("latent", warm)
 
     intro(INTERP_INTRO)
     with gr.Row(equal_height=True):
@@ -248,7 +269,7 @@ def build(tab, drawn_digit):
                              elem_classes=["pixelated"], height=120)
         latent_row = image_box(label="Latent space: f((1−t)·μ₀ + t·μ₁)", format="png", interactive=False,
                               elem_classes=["pixelated"], height=120)
-    run.click(interpolate, [a, b, steps], [pixel_row, latent_row], api_name="interpolate")
+    run.click(interpolate, [a, b, steps], [pixel_row, latent_row], api_name="interpolate", **KEEP)
     pair.click(random_pair, None, [a, b], api_visibility="private").then(
-        interpolate, [a, b, steps], [pixel_row, latent_row], api_visibility="private")
+        interpolate, [a, b, steps], [pixel_row, latent_row], api_visibility="private", **KEEP)
     return sliders

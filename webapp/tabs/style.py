@@ -4,11 +4,11 @@ import gradio as gr
 import torch
 
 from deepgen import inference
-from deepgen.images import captioned_grid
 
-from .. import registry, testset
+from .. import preload, registry, testset
 from ..components import (
-    DigitInput, action, as_digit, as_label, friendly, image_box, intro, notice, notice_box)
+    KEEP, DigitInput, action, as_digit, as_label, as_seed, friendly, image_box, intro, notice, notice_box)
+from ..pictures import captioned_grid
 
 LABEL_SOURCES = ["classifier's prediction", "true label (test digits)"]
 INTRO = r"""
@@ -21,12 +21,12 @@ decode it with every label $Y = 0 \ldots 9$.
 """
 
 
-def _label(x, true_label, source):
+def _label(x, true_label, source, session=None):
     """(label used, sentence saying where it came from)."""
     if source == LABEL_SOURCES[1] and true_label is not None:
         return int(true_label), f"true label **{int(true_label)}**"
     try:
-        p = inference.classify(registry.get("classifier"), x)[0]
+        p = inference.classify(registry.get("classifier", session), x)[0]
     except registry.ModelMissing:
         if true_label is not None:
             return int(true_label), f"true label **{int(true_label)}** (no classifier checkpoint)"
@@ -38,25 +38,26 @@ def _label(x, true_label, source):
 
 
 @friendly
-def style_transfer(image, true_label=None, label_source=LABEL_SOURCES[0]):
+def style_transfer(image, true_label=None, label_source=LABEL_SOURCES[0], request: gr.Request = None):
     """Digit → (a row of ten digits: its style decoded with labels 0–9, which label was used)."""
+    session = registry.session_of(request)
     true_label = as_label(true_label)
     x = as_digit(image)
-    cvae = registry.get("cvae")
-    label, why = _label(x, true_label, label_source)
+    cvae = registry.get("cvae", session)
+    label, why = _label(x, true_label, label_source, session)
     row = inference.style_row(cvae, x, label)
     return captioned_grid(row, [str(d) for d in range(10)], nrow=10, zoom=3), f"Style encoded with the {why}."
 
 
 @friendly
-def style_grid(count=6, seed=0):
+def style_grid(count=6, seed=0, request: gr.Request = None):
     """`count` random test digits (from `seed`) × ten labels; the first column is the source digit."""
     count = int(count)
     if not 1 <= count <= 12:
         raise ValueError("Use 1 to 12 source digits.")
-    cvae = registry.get("cvae")
+    cvae = registry.get("cvae", registry.session_of(request))
     images, labels = testset.tensors()
-    idx = torch.randperm(len(labels), generator=torch.Generator().manual_seed(int(seed)))[:count]
+    idx = torch.randperm(len(labels), generator=torch.Generator().manual_seed(as_seed(seed)))[:count]
     xs, ys = images[idx], labels[idx]
     rows = inference.style_grid(cvae, xs, ys).reshape(count, 10, 1, 28, 28)
     cells = torch.cat([xs[:, None], rows], 1).reshape(-1, 1, 28, 28)
@@ -65,19 +66,31 @@ def style_grid(count=6, seed=0):
 
 
 @friendly
-def prior_grid(rows=5, seed=0):
+def prior_grid(rows=5, seed=0, request: gr.Request = None):
     """Prior samples: one H ∼ N(0, I) per row, decoded with labels 0–9 across."""
     rows = int(rows)
     if not 1 <= rows <= 12:
         raise ValueError("Use 1 to 12 rows.")
-    cells = inference.prior_grid(registry.get("cvae"), rows, seed)
+    cells = inference.prior_grid(registry.get("cvae", registry.session_of(request)), rows, as_seed(seed))
     return captioned_grid(cells, [str(d) for d in range(10)] * rows, nrow=10, zoom=2)
+
+
+def warm():
+    """Load the CVAE and the classifier and run this tab's callbacks once."""
+    style_transfer(preload.sample_digit())
+    style_grid()
+    prior_grid()
+
+
+def on_open(request: gr.Request = None):
+    """When the tab opens: a note on what is missing."""
+    return notice(["cvae", "classifier"], session=registry.session_of(request))
 
 
 def build(tab):
     intro(INTRO)
     status = notice_box()
-    tab.select(lambda: notice(["cvae", "classifier"]), None, status, api_visibility="private")
+    tab.select(on_open, None, status, api_visibility="private")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
             source = DigitInput("style", label="Source digit")
@@ -94,9 +107,10 @@ def build(tab):
             grid_img = image_box(label="Source (first column), then labels 0–9", format="png",
                                 interactive=False, elem_classes=["pixelated"])
     inputs, outputs = [source.digit, source.label, label_source], [row, used]
+    preload.register("style", warm)
     source.then(style_transfer, inputs, outputs, api_name="style_transfer", show_progress="hidden")
     label_source.input(style_transfer, inputs, outputs, api_visibility="private", show_progress="hidden")
-    go.click(style_grid, [count, seed], grid_img, api_name="style_grid")
+    go.click(style_grid, [count, seed], grid_img, api_name="style_grid", **KEEP)
 
     intro("#### Samples of the prior, per label\nEach row decodes one $H \\sim N(0, I)$ with the labels "
           "0–9: one style, ten digits.")
@@ -106,5 +120,5 @@ def build(tab):
         sample = action("Sample")
     prior_img = image_box(label="P(X | H, Y), H ∼ N(0, I)", format="png", interactive=False,
                          elem_classes=["pixelated"])
-    sample.click(prior_grid, [rows, prior_seed], prior_img, api_name="prior_grid")
+    sample.click(prior_grid, [rows, prior_seed], prior_img, api_name="prior_grid", **KEEP)
     return source
