@@ -65,7 +65,7 @@ def build_demo(public_mode=None):
         public.enable(public_mode)
     with gr.Blocks(title="deepgen", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(HEADER)
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):         # on a phone every tab stays in sight
             with gr.Tab("Draw", id="draw") as tab:
                 drawn = draw.build(tab)
             with gr.Tab("Latent space", id="latent") as tab:

@@ -1,6 +1,7 @@
 """The app's callbacks called directly, as plain functions (no browser, no server)."""
 import json
 import os
+import re
 import shutil
 
 import gradio as gr
@@ -205,10 +206,28 @@ def test_interpolate():
 
 # --- Style transfer ---------------------------------------------------------------------------
 
+def grid_digits_and_captions(grid):
+    """An HTML grid of digits (`pictures.digit_grid_html`) → (the 28×28 digits, their captions)."""
+    import base64
+    import io
+    import re
+    cells = re.findall(r'<figure><img alt="([^"]*)" src="data:image/png;base64,([^"]+)"><figcaption>([^<]*)</figcaption>', grid)
+    digits = [np.asarray(Image.open(io.BytesIO(base64.b64decode(b64)))) for _, b64, _ in cells]
+    assert all(d.shape == (28, 28) and d.dtype == np.uint8 for d in digits)
+    assert all(alt == caption for alt, _, caption in cells)
+    return digits, [caption for _, _, caption in cells]
+
+
+def digits_and_captions(gallery):
+    """A gallery's value as the callbacks return it → (the 28×28 digits, their captions)."""
+    assert all(image.shape == (28, 28) and image.dtype == np.uint8 for image, _ in gallery)
+    return [image for image, _ in gallery], [caption for _, caption in gallery]
+
+
 def test_style_transfer(digit):
     image, label = digit
     row, used = style.style_transfer(image, label, style.LABEL_SOURCES[1])
-    assert row.shape[1] > row.shape[0] and f"true label **{label}**" in used
+    assert digits_and_captions(row)[1] == [str(d) for d in range(10)] and f"true label **{label}**" in used
     row, used = style.style_transfer(image, None, style.LABEL_SOURCES[1])
     assert "classifier's prediction" in used and "no true label" in used
     with pytest.raises(gr.Error, match="0–9"):
@@ -216,8 +235,13 @@ def test_style_transfer(digit):
 
 
 def test_style_and_prior_grids():
-    assert style.style_grid(3, 0).shape[1] > style.style_grid(3, 0).shape[0]
-    assert style.prior_grid(2, 0).ndim == 3
+    _, captions = digits_and_captions(style.style_grid(3, 0))
+    assert len(captions) == 3 * 11
+    for row in range(3):                    # the source digit's test index, then the labels 0–9
+        source, *labels = captions[11 * row:11 * (row + 1)]
+        assert source.startswith("#") and 0 <= int(source[1:]) < 10000 and labels == [str(d) for d in range(10)]
+    _, captions = digits_and_captions(style.prior_grid(2, 0))
+    assert captions == [str(d) for d in range(10)] * 2
     with pytest.raises(gr.Error):
         style.style_grid(0, 0)
 
@@ -232,7 +256,9 @@ def test_compare(digit):
     assert set(verdict) == {"same", "different"} and sum(verdict.values()) == pytest.approx(1)
     assert "calibrated on training pairs" in details and "0.800" in details
     assert "uncalibrated" in out[6]
-    assert near_a.shape == near_b.shape and plane.shape == (380 + 16, 380, 3)
+    assert len(near_a) == len(near_b) == compare.NEIGHBOURS and plane.shape == (380 + 16, 380, 3)
+    assert all(image.shape == (28, 28) and re.fullmatch(r"\d · \d\.\d\d", caption)
+               for image, caption in near_a)
     same = compare.compare(digit[0], digit[0])
     assert "**same digit**" in same[1] and "θ" in same[1]
 
@@ -250,12 +276,19 @@ def test_compare_errors(digit):
 
 def test_generate():
     gan, vaegan, vae, table = generate.generate(3, 64)
-    assert gan.shape == vaegan.shape == vae.shape and gan.ndim == 3
+    assert all(len(grid_digits_and_captions(g)[0]) == 64 for g in (gan, vaegan, vae))
     assert isinstance(table, pd.DataFrame) and len(table) == 4
     scores = table[["D of the GAN", "D of the VAE-GAN"]]
     assert ((scores >= 0) & (scores <= 1)).all().all()
+    means = table.set_index("samples")
+    for samples, title, judge in ((gan, "GAN: G(z)", "D of the GAN"), (vaegan, "VAE-GAN: f(z)", "D of the VAE-GAN"),
+                                  (vae, "VAE: f(z)", "D of the GAN")):
+        _, captions = grid_digits_and_captions(samples)         # each digit captioned with its D(x) …
+        d = [float(c) for c in captions]
+        assert all(0 <= v <= 1 for v in d) and all(c == f"{v:.2f}" for c, v in zip(captions, d))
+        assert np.mean(d) == pytest.approx(means.loc[title, judge], abs=0.01)   # … whose mean is in the table
     again = generate.generate(3, 64)
-    assert (again[0] == gan).all()                                  # one seed, one picture
+    assert again[0] == gan                                                  # one seed, one picture
     for bad in ((0, 0), (0, 65), (-1, 4), ("x", 4)):
         with pytest.raises(gr.Error):
             generate.generate(*bad)

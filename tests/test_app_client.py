@@ -51,6 +51,23 @@ def is_png(path):
         return f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def grid_captions(grid):
+    """An HTML grid of digits over the API → its captions, after checking each digit is an inline
+    28×28 PNG (no file to fetch)."""
+    import base64
+    import io
+    cells = re.findall(r'src="data:image/png;base64,([^"]+)"><figcaption>([^<]*)</figcaption>', grid)
+    assert all(Image.open(io.BytesIO(base64.b64decode(b64))).size == (28, 28) for b64, _ in cells)
+    return [caption for _, caption in cells]
+
+
+def captions_of(gallery):
+    """A gallery's value over the API → its captions, after checking that every item is a
+    28×28 PNG digit."""
+    assert all(is_png(item["image"]) and Image.open(item["image"]).size == (28, 28) for item in gallery)
+    return [item["caption"] for item in gallery]
+
+
 def test_draw_and_reconstruct(client, files):
     sketch = {"background": None, "layers": [], "composite": handle_file(str(files / "sketch.png"))}
     digit, label = client.predict(sketch, api_name="/draw_sketch")
@@ -80,9 +97,10 @@ def test_latent_endpoints(client):
 def test_style_transfer(client):
     digit, label, _ = client.predict(0, api_name="/draw_pick")
     row, used = client.predict(handle_file(digit), label, "true label (test digits)", api_name="/style_transfer")
-    assert is_png(row) and f"true label **{label}**" in used
-    assert is_png(client.predict(3, 1, api_name="/style_grid"))
-    assert is_png(client.predict(2, 1, api_name="/prior_grid"))
+    assert captions_of(row) == [str(d) for d in range(10)] and f"true label **{label}**" in used
+    captions = captions_of(client.predict(3, 1, api_name="/style_grid"))
+    assert len(captions) == 33 and captions[0].startswith("#") and captions[1:11] == [str(d) for d in range(10)]
+    assert captions_of(client.predict(2, 1, api_name="/prior_grid")) == [str(d) for d in range(10)] * 2
 
 
 def test_compare(client):
@@ -92,12 +110,15 @@ def test_compare(client):
     assert len(out) == 10
     assert {c["label"] for c in out[0]["confidences"]} == {"same", "different"}
     assert "calibrated" in out[1] and "uncalibrated" in out[6]
-    assert all(is_png(p) for p in (out[2], out[3], out[4], out[7], out[8], out[9]))
+    assert all(is_png(p) for p in (out[4], out[9]))
+    for near in (out[2], out[3], out[7], out[8]):                      # galleries, captioned as text
+        assert len(near) == 8 and all(is_png(n["image"]) for n in near)
+        assert all(re.fullmatch(r"\d · \d\.\d\d", n["caption"]) for n in near)
 
 
 def test_generate(client):
     gan, vaegan, vae, table = client.predict(7, 64, api_name="/generate")
-    assert all(is_png(p) for p in (gan, vaegan, vae))
+    assert all(len(grid_captions(g)) == 64 and 0 <= float(grid_captions(g)[0]) <= 1 for g in (gan, vaegan, vae))
     assert table["headers"][0] == "samples" and len(table["data"]) == 4
     rows = client.predict(0, 1, 5, api_name="/interpolate_seeds")
     assert len(rows) == 3 and all(is_png(r) for r in rows)
@@ -128,7 +149,7 @@ def test_bad_input_is_an_error_and_the_app_goes_on(client, files, endpoint, args
         client.predict(*args(files), api_name=endpoint)
     assert re.search(message, str(info.value)), str(info.value)
     gan, *_ = client.predict(1, 4, api_name="/generate")
-    assert is_png(gan)
+    assert len(grid_captions(gan)) == 4
 
 
 def status_of(client, slot):
@@ -175,4 +196,4 @@ def test_training_can_be_stopped(client, monkeypatch):
     assert status.startswith("**Done**")
     assert time.time() - stopped < 60
     assert status_of(client, "gan") == "bundled"                 # a stopped run replaces nothing
-    assert is_png(client.predict(1, 4, api_name="/generate")[0])
+    assert len(grid_captions(client.predict(1, 4, api_name="/generate")[0])) == 4

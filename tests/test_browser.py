@@ -122,7 +122,7 @@ def visit_every_tab(page):
         page.get_by_role("tab", name=name).first.click()
         page.wait_for_timeout(600)
     page.get_by_role("tab", name="Generate").first.click()
-    block(page, "GAN: G(z)  (caption: D(x))").locator("img").first.wait_for(timeout=60_000)
+    page.locator("#samples-gan img").first.wait_for(timeout=60_000)
     page.get_by_role("tab", name="Latent space").first.click()
     scatter = block(page, "Test digits' μ(x), 2-D VAE (click to decode)").locator("img").first
     scatter.wait_for(timeout=60_000)

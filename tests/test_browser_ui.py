@@ -1,9 +1,13 @@
 """The app as a new student meets it, in Debian's chromium: the landing tab, drawing on the first
-stroke on every sketchpad (also after Clear and Undo), and failed actions that leave what was
-shown in place. Needs `apt-get install chromium` (missing → the tests fail)."""
+stroke on every sketchpad (also after Clear and Undo), failed actions that leave what was shown in
+place, numbers shown as text, and a phone-sized window. Needs `apt-get install chromium` (missing →
+the tests fail)."""
+import contextlib
+import re
+
 import pytest
 
-from test_browser import app_page, block, browser, url  # noqa: F401 - fixtures and helpers
+from test_browser import CHROMIUM, app_page, block, browser, url  # noqa: F401 - fixtures and helpers
 
 pytestmark = pytest.mark.browser
 
@@ -112,3 +116,86 @@ def test_bad_upload_keeps_the_outputs(browser, url, tmp_path):  # noqa: F811
         assert no_error_badges(page)
         assert rebuilt.is_visible()
         assert digit_shown(page, "Your digit").first.is_visible()
+
+
+# --- numbers as text, and a phone ---------------------------------------------------------------
+
+@contextlib.contextmanager
+def phone_page(browser, url):  # noqa: F811
+    """The app in a 400×800 window, recording console errors in `page.console_errors`."""
+    if browser is None:
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium with `apt-get install -y chromium`")
+    page = browser.new_page(viewport={"width": 400, "height": 800})
+    page.console_errors = []
+    page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.console_errors.append(f"uncaught: {e}"))
+    try:
+        page.goto(url)
+        page.get_by_role("tab", name="Draw").first.wait_for(timeout=60_000)
+        yield page
+    finally:
+        page.close()
+
+
+def captions(page, gallery_label):
+    """The caption texts of the gallery labelled `gallery_label`, once it shows some."""
+    labels = block(page, gallery_label).locator(".caption-label")
+    labels.first.wait_for(timeout=60_000)
+    return [t.strip() for t in labels.all_inner_texts()]
+
+
+# What each tab shows that no other tab does.
+TAB_MARKS = {
+    "Draw": lambda page: page.locator(".digit-pad:visible").first,
+    "Latent space": lambda page: page.get_by_text("Decoded f(h)", exact=True).first,
+    "Style transfer": lambda page: page.get_by_text("Its style, decoded with each label 0–9", exact=True).first,
+    "Compare": lambda page: page.get_by_text("Digit A: 28×28 input", exact=True).first,
+    "Generate": lambda page: page.get_by_text("GAN: G(z), captioned with D(x)", exact=True).first,
+    "Models": lambda page: page.get_by_role("button", name="Train", exact=True),
+}
+
+
+def test_every_tab_within_reach_on_a_phone(browser, url):  # noqa: F811
+    with phone_page(browser, url) as page:
+        assert page.get_by_role("button", name="More tabs").count() == 0      # no overflow menu
+        for name, mark in TAB_MARKS.items():
+            tab = page.get_by_role("tab", name=name).first
+            box = tab.bounding_box()
+            assert tab.is_visible() and box["x"] >= 0 and box["x"] + box["width"] <= 400, name
+            tab.click()
+            mark(page).wait_for(timeout=30_000)
+            assert mark(page).is_visible(), name
+        page.evaluate("window.scrollTo(0, 0)")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 400    # nothing wider than the phone
+        assert not page.console_errors, page.console_errors
+
+
+def test_samples_fill_a_phone_width(browser, url):  # noqa: F811
+    with phone_page(browser, url) as page:
+        page.get_by_role("tab", name="Generate").first.click()
+        gallery = page.locator("#samples-gan")
+        gallery.locator("figcaption").first.wait_for(timeout=60_000)
+        assert gallery.bounding_box()["width"] >= 320                       # not squeezed beside the others
+        digit = gallery.locator("img").first.bounding_box()
+        assert digit["width"] >= 40 and digit["width"] == pytest.approx(digit["height"], abs=2)
+
+
+def test_numbers_are_text_under_the_digits(browser, url):  # noqa: F811
+    with app_page(browser, url) as page:
+        page.get_by_role("tab", name="Generate").first.click()
+        page.locator("#samples-gan figcaption").first.wait_for(timeout=60_000)
+        d = [t.strip() for t in page.locator("#samples-gan figcaption").all_inner_texts()]
+        assert len(d) == 32 and all(re.fullmatch(r"[01]\.\d\d", c) for c in d), d
+        first = page.locator("#samples-gan figcaption").first
+        size = float(first.evaluate("e => getComputedStyle(e).fontSize").removesuffix("px"))
+        caption, digit = first.bounding_box(), first.locator("xpath=..").locator("img").bounding_box()
+        assert size >= 11 and caption["y"] >= digit["y"] + digit["height"] - 1          # readable, under the digit
+        page.get_by_text("0.5, not 1, is the goal").first.wait_for(timeout=10_000)
+
+        page.get_by_role("tab", name="Style transfer").first.click()
+        page.get_by_role("button", name="Show grid").click()
+        grid = captions(page, "Source (first column, #test index), then labels 0–9")
+        assert len(grid) == 6 * 11
+        assert all(re.fullmatch(r"#\d{1,4}", c) for c in grid[::11]), grid[::11]
+        assert grid[1:11] == [str(d) for d in range(10)]
+        assert not page.console_errors, page.console_errors

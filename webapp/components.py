@@ -167,6 +167,24 @@ def image_box(**kwargs):
     return box
 
 
+def digit_gallery(label, columns, elem_classes=(), **kwargs):
+    """An output gallery of digits, each with its caption as text under it (see
+    `pictures.captioned`); the 28×28 pictures leave as PNG files written once (see `png_file`) and
+    the page scales them to the width with sharp pixels (CSS class `digits`)."""
+    box = gr.Gallery(label=label, columns=columns, format="png", interactive=False, object_fit="contain",
+                     allow_preview=True, elem_classes=["digits", *elem_classes],
+                     buttons=["download", "fullscreen"], **kwargs)
+    original = box.postprocess
+
+    def postprocess(value):
+        if value is not None:
+            value = [(png_file(img) if isinstance(img, np.ndarray) else img, caption) for img, caption in value]
+        return original(value)
+
+    box.postprocess = postprocess
+    return box
+
+
 PNG_DIR = Path(tempfile.gettempdir()) / "deepgen-app"
 KEEP_PNGS = 4000
 PNG_MAX_AGE = 3600          # seconds; `prune_pngs` also runs from the app's periodic sweep

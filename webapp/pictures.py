@@ -1,6 +1,11 @@
-"""Pictures the app draws for its tabs: digits for an image box, labelled grids, scatter plots
-with a legend and marks, and bar charts of latent codes (RGB uint8 arrays or PIL images)."""
+"""Pictures the app draws for its tabs: digits for an image box or a gallery, labelled grids,
+scatter plots with a legend and marks, and bar charts of latent codes (RGB uint8 arrays or PIL
+images). Numbers a student must read go beside the pictures as text (gallery captions), not into
+their pixels."""
+import base64
 import functools
+import html
+import io
 import math
 
 import numpy as np
@@ -23,6 +28,27 @@ def font(size=12):
 def digit_image(x):
     """1×1×28×28 (or 28×28) tensor → 28×28 uint8."""
     return to_uint8(x.reshape(x.shape[-2], x.shape[-1]))
+
+
+def captioned(images, captions):
+    """Digits (B×1×28×28) and one caption each → the (28×28 uint8, caption) pairs a gallery shows;
+    the page draws the captions as text."""
+    return list(zip(to_uint8(images[:, 0]), [str(c) for c in captions]))
+
+
+def digit_grid_html(pairs, columns=8):
+    """(28×28 uint8, caption) pairs → an HTML grid of digits, each an inline PNG (no file for the
+    browser or an API client to fetch) with its caption as text under it (CSS class `digit-grid`)."""
+    from PIL import Image
+
+    cells = []
+    for picture, caption in pairs:
+        buffer = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(picture)).save(buffer, format="PNG", compress_level=1)
+        text = html.escape(str(caption))
+        cells.append(f'<figure><img alt="{text}" src="data:image/png;base64,'
+                     f'{base64.b64encode(buffer.getvalue()).decode()}"><figcaption>{text}</figcaption></figure>')
+    return f'<div class="digit-grid" style="--columns: {int(columns)}">{"".join(cells)}</div>'
 
 
 def captioned_grid(images, captions, nrow=8, zoom=2, caption_height=14):

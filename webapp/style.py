@@ -19,6 +19,49 @@ CSS = """
 .latent-sliders input[type=range] { width: 100%; min-width: 0; }
 .action { align-self: center; }
 footer { display: none !important; }
+
+/* Grids of many digits as HTML (pictures.digit_grid_html): inline images, captions as text. */
+.digit-grid { display: grid; grid-template-columns: repeat(var(--columns), minmax(0, 1fr)); gap: 4px; }
+.digit-grid figure { margin: 0; display: flex; flex-direction: column; align-items: stretch; }
+.digit-grid img { width: 100%; aspect-ratio: 1 / 1; image-rendering: pixelated; border-radius: 2px; }
+.digit-grid figcaption { text-align: center; font-size: 0.85rem; line-height: 1.2;
+  color: var(--body-text-color); font-variant-numeric: tabular-nums; }
+@media (max-width: 500px) { .digit-grid { grid-template-columns: repeat(6, minmax(0, 1fr)); } }
+/* Galleries of digits (components.digit_gallery): cells share the width however narrow it is, each
+   28x28 digit scaled up with sharp pixels and its caption as text under it, not over it. */
+.digits .fixed-height { min-height: 0 !important; max-height: none !important; }
+.digits > label { position: static !important; margin: 0 0 2px !important; }
+.digits .grid-wrap { overflow-y: auto !important; }
+.digits .grid-container { grid-template-columns: repeat(var(--grid-cols), minmax(0, 1fr)) !important;
+                          grid-template-rows: none !important; grid-auto-rows: auto !important;
+                          gap: 6px 4px !important; }
+.digits.source-first .grid-container {   /* a wider first column: the source digit and its index */
+  grid-template-columns: minmax(0, 1.6fr) repeat(10, minmax(0, 1fr)) !important; }
+.digits .thumbnail-item { aspect-ratio: auto !important; height: auto !important; display: flex !important;
+                          flex-direction: column; background: transparent !important; border: none !important;
+                          box-shadow: none !important; overflow: visible !important; container-type: inline-size; }
+.digits .thumbnail-item img { aspect-ratio: 1 / 1; height: auto !important; border-radius: 2px !important; }
+.digits img { image-rendering: pixelated; }
+.digits .caption-label { position: static !important; max-width: none !important; opacity: 1 !important;
+                         border: none !important; background: none !important; padding: 2px 0 0 !important;
+                         text-align: center !important; line-height: 1.2; text-overflow: clip !important;
+                         font-size: clamp(0.6rem, 28cqi, 0.9rem) !important;   /* fits a cell's width */
+                         font-variant-numeric: tabular-nums; color: var(--body-text-color) !important; }
+.digits .caption { font-size: 1rem; color: var(--body-text-color); }
+
+/* Gradio's plots give the chart the whole height of their block, so the label above pushes the
+   legend and the x-axis title out of sight. Make room for the label below the chart. */
+.block:has(> .vega-embed) { box-sizing: content-box !important; padding-bottom: 44px !important; }
+
+/* A phone: less padding, and six sample digits a row rather than eight, so captions stay readable. */
+@media (max-width: 640px) {
+  .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
+  .digits.many .grid-container { grid-template-columns: repeat(6, minmax(0, 1fr)) !important; }
+}
+
+/* Dark mode: pictures drawn on white (scatter plots, bar charts) turn dark instead of glaring;
+   the hue turn keeps each digit's colour. MNIST digits are white on black already. */
+.dark .plot img, .dark .scaled img { filter: invert(0.92) hue-rotate(180deg); }
 """
 
 # Gradio's sketchpad starts on its "image" tool (and returns to it after Clear), so a first stroke

@@ -1,28 +1,149 @@
 """Compare tab: two digits through two Siamese networks (ArcFace and CosFace by default):
-similarity, distance, a calibrated verdict, nearest test digits and the embedding plane."""
+similarity, distance, a calibrated verdict, the chosen loss's formula with the student's own
+numbers, nearest test digits, the embedding plane, and the embeddings on their sphere in 3-D."""
+import math
+
 import gradio as gr
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from deepgen import inference
+from deepgen import inference, losses
 
-from .. import preload, registry, testset
+from .. import preload, registry, sphere, testset
 from ..components import (
-    KEEP, LATEX, DigitInput, as_digit, friendly, image_box, intro, notice, notice_box)
-from ..pictures import Frame, captioned_grid, mark, scatter
+    KEEP, LATEX, DigitInput, as_digit, digit_gallery, friendly, image_box, intro, notice, notice_box)
+from ..pictures import Frame, captioned, mark, scatter
 
 BANK_DIGITS, PLOT_DIGITS, NEIGHBOURS = 5000, 2000, 8
 DEFAULTS = ("siamese-arcface", "siamese-cosface")
+DIGITS = [str(d) for d in range(10)]
 INTRO = r"""
 ### Are these the same digit? Two Siamese networks answer
-One network $F$ embeds both images; the distance of the unit embeddings decides. Trained as
-classifiers with an angular margin, the embeddings cluster by digit:
-$$L_{CosFace} = -\frac{1}{N}\sum_{i=1}^{N} \ln \frac{e^{s(\cos\theta_{y_i} - m)}}{e^{s(\cos\theta_{y_i} - m)} + \sum_{j \ne y_i} e^{s\cos\theta_j}}
-\qquad L_{ArcFace} = -\frac{1}{N}\sum_{i=1}^{N} \ln \frac{e^{s\cos(\theta_{y_i} + m)}}{e^{s\cos(\theta_{y_i} + m)} + \sum_{j \ne y_i} e^{s\cos\theta_j}}$$
-Shown: $\cos\theta = \frac{(x, y)}{\|x\|\|y\|}$, the angle $\theta$, the distance $D = \|e_A - e_B\|$ of
-the unit embeddings, and $p(\text{same}) = \sigma(a D + b)$, with the threshold and $a, b$ calibrated
-on training pairs.
+One network $F$ embeds both images (slide "Сиамские сети"); the distance of the unit embeddings
+decides. For unit vectors angle and distance say the same thing:
+$\cos\theta = \frac{(e_A, e_B)}{\|e_A\|\|e_B\|}$ and $D = \|e_A - e_B\| = \sqrt{2 - 2\cos\theta}$.
+The verdict is $D \le$ threshold, and $p(\text{same}) = \sigma(a D + b)$, with the threshold and
+$a, b$ calibrated on training pairs. Each model below shows the loss it was trained with, filled
+in with its own margin and scale and with your digits' numbers.
 """
+PROJECTION = ("A projection keeps only the directions of largest variance (PCA) and drops the rest: "
+              "digits far apart in the 64-D embedding space can land side by side in the picture, and "
+              "angles between points far apart on the sphere are not preserved, so trust the distances "
+              "D, not the picture.")
+SCALES = ("Each loss spreads the digits differently over the sphere (the triplet and contrastive losses "
+          "pull a digit into a tight cap, the margin losses set the ten digits at wide angles), so the "
+          "same D means different things under different losses: that is why the threshold is not fixed "
+          "but calibrated per model on training pairs, as the D that best separates same from different "
+          "pairs.")
+
+# loss -> (slide, formula with {m} and {s} for the model's margin and scale)
+FORMULAS = {
+    "contrastive": ('"Сиамские сети" (contrastive loss)',
+                    r"L = Y D^2 + (1 - Y)\max(\alpha - D, 0)^2, \quad \alpha = {m}"),
+    "triplet": ('"Triplet loss"',
+                r"L = \max\left(\|F(A) - F(P)\|^2 - \|F(A) - F(N)\|^2 + \alpha,\ 0\right), \quad \alpha = {m}"),
+    "softmax": ('"Softmax loss"',
+                r"L_{softmax} = -\frac{1}{N}\sum_{i=1}^{N} \ln \frac{e^{W_{y_i}^T x_i + b_{y_i}}}"
+                r"{\sum_{j=1}^{C} e^{W_j^T x_i + b_j}}"),
+    "nsoftmax": ('"Normalized Softmax Loss, N-Softmax"',
+                 r"L_{Nsoftmax} = -\frac{1}{N}\sum_{i=1}^{N} \ln \frac{e^{s\cos\theta_{y_i}}}"
+                 r"{e^{s\cos\theta_{y_i}} + \sum_{j \ne y_i} e^{s\cos\theta_j}}, \quad s = {s}"),
+    "sphereface": ('"SphereFace Loss"',
+                   r"L_{SphereFace} = -\frac{1}{N}\sum_{i=1}^{N} \ln \frac{e^{s\cos(m\theta_{y_i})}}"
+                   r"{e^{s\cos(m\theta_{y_i})} + \sum_{j \ne y_i} e^{s\cos\theta_j}}, \quad m = {m},\ s = {s}"),
+    "cosface": ('"CosFace Loss"',
+                r"L_{CosFace} = -\frac{1}{N}\sum_{i=1}^{N} \ln \frac{e^{s(\cos\theta_{y_i} - m)}}"
+                r"{e^{s(\cos\theta_{y_i} - m)} + \sum_{j \ne y_i} e^{s\cos\theta_j}}, \quad m = {m},\ s = {s}"),
+    "arcface": ('"ArcFace Loss"',
+                r"L_{ArcFace} = -\frac{1}{N}\sum_{i=1}^{N} \ln \frac{e^{s\cos(\theta_{y_i} + m)}}"
+                r"{e^{s\cos(\theta_{y_i} + m)} + \sum_{j \ne y_i} e^{s\cos\theta_j}}, \quad m = {m}"
+                r"\ (= {m_deg}°),\ s = {s}"),
+}
+
+
+def _number(value):
+    return "–" if value is None else f"{value:g}"
+
+
+def formula(model):
+    """Markdown: the formula of the loss `model` was trained with, its margin and scale filled in,
+    and the lecture slide it comes from."""
+    name = getattr(model, "loss_name", "?")
+    if name not in FORMULAS:
+        return f"Trained with the **{name}** loss."
+    slide, tex = FORMULAS[name]
+    loss = getattr(model, "loss", None)
+    m, s = getattr(loss, "margin", None), getattr(loss, "scale", None)
+    tex = (tex.replace("{m}", _number(m)).replace("{s}", _number(s))
+           .replace("{m_deg}", f"{math.degrees(m):.1f}" if m is not None else "–"))
+    return f"Trained with the **{name}** loss (slide {slide}):\n$$\n{tex}\n$$"
+
+
+def _margin_effect(model, xa, xb):
+    """Markdown: what the loss's margin does for the student's own digits (the classification
+    losses: each digit's angle to its nearest class centre W_j, with and without the margin; the
+    pair losses: the pair's terms)."""
+    name, loss = getattr(model, "loss_name", None), getattr(model, "loss", None)
+    if name in ("contrastive", "triplet"):
+        return None
+    if not hasattr(loss, "W"):
+        return None
+    with torch.no_grad():
+        raw = model(torch.cat([xa[:1], xb[:1]]))
+        if name == "softmax":
+            p = F.softmax(loss.logits(raw), dim=1)
+            rows = [f"- **{who}**: softmax puts it in class {int(p[k].argmax())} "
+                    f"with p = {float(p[k].max()):.3f}" for k, who in enumerate("AB")]
+            return ("The plain softmax separates classes by hyperplanes $W_j^T x + b_j$, with no angle and "
+                    "no margin; the embeddings are normalised only to compare them.\n" + "\n".join(rows))
+        cos = loss.cos(raw)
+    m, s = getattr(loss, "margin", 0.0), getattr(loss, "scale", None)
+    rows = []
+    for k, who in enumerate("AB"):
+        j = int(cos[k].argmax())
+        c = float(cos[k, j])
+        theta = math.degrees(math.acos(max(-1.0, min(1.0, c))))
+        head = (f"- **{who}** lies at θ = {theta:.1f}° from the centre $W_{{{j}}}$ of class {j}: "
+                f"cos θ = {c:.3f}")
+        target = torch.tensor([c])
+        if name == "arcface":
+            with_margin = float(losses.arcface_target(target, m))
+            tail = (f"; training asked for cos(θ + m) = cos({theta:.1f}° + {math.degrees(m):.1f}°) = "
+                    f"{with_margin:.3f}")
+        elif name == "cosface":
+            tail = f"; training asked for cos θ − m = {c - m:.3f}"
+        elif name == "sphereface":
+            psi = float(losses.sphereface_psi(target, int(m)))
+            lam = float(getattr(loss, "lam", 0.0))
+            tail = (f"; training asked for ψ(θ) = {psi:.3f}, the monotone form of cos(mθ) = "
+                    f"cos({int(m)}·{theta:.1f}°), blended as (λ cos θ + ψ)/(1 + λ) = "
+                    f"{(lam * c + psi) / (1 + lam):.3f} with λ = {lam:g}")
+        else:
+            tail = ""
+        rows.append(head + tail + (f", logit s·cos θ = {s * c:.1f}" if s else ""))
+    lesson = {"arcface": "The margin adds m to the angle, so a digit must sit m closer to its centre than any "
+                         "other class to win: the classes become tight caps on the sphere.",
+              "cosface": "The margin subtracts m from the cosine of the true class, so the classes must be "
+                         "separated by a gap in cos θ.",
+              "sphereface": "The margin multiplies the angle by m, so the true class must be won at an "
+                            "m times smaller angle.",
+              "nsoftmax": "No margin: only the angles count (both x and W are normalised), scaled by s."}[name]
+    return lesson + "\n" + "\n".join(rows)
+
+
+def _pair_terms(name, model, r):
+    """The pair losses' terms for the student's pair."""
+    m = getattr(getattr(model, "loss", None), "margin", None)
+    d = r["distance"]
+    if name == "contrastive" and m is not None:
+        return (f"Your pair as a same-digit pair (Y = 1) costs D² = {d * d:.3f}; as a pair of different "
+                f"digits (Y = 0) it costs max(α − D, 0)² = {max(m - d, 0) ** 2:.3f}: training pushes "
+                f"different digits at least α = {m:g} apart.")
+    if name == "triplet" and m is not None:
+        return (f"With A as anchor and B as positive, ‖F(A) − F(P)‖² = {d * d:.3f}: a negative N costs "
+                f"nothing only once ‖F(A) − F(N)‖² ≥ {d * d + m:.3f} (that, plus α = {m:g}).")
+    return None
 
 
 def _bank(model):
@@ -41,28 +162,53 @@ def _plane(model):
     return scatter(points, labels.numpy(), frame, radius=1.4), frame, mean, components
 
 
+def _sphere(model):
+    """The first PLOT_DIGITS test embeddings along their 3 principal axes, put back on the unit
+    sphere (the projection keeps the origin, the sphere's centre); their labels; the axes; and the
+    share of the variance the axes keep."""
+    bank, labels = registry.memo(model, "bank", _bank)
+    e = bank[:PLOT_DIGITS]
+    mean, axes = inference.pca(e, k=3)
+    centred = e - mean
+    kept = float((centred @ axes.T).pow(2).sum() / centred.pow(2).sum())
+    return _on_sphere(e, axes), labels[:PLOT_DIGITS], axes, kept
+
+
+def _on_sphere(e, axes):
+    return F.normalize(e @ axes.T, dim=1)
+
+
 def _neighbours(model, e):
     bank, labels = registry.memo(model, "bank", _bank)
     idx, dist = inference.nearest(bank, e, NEIGHBOURS)
     images = testset.first(BANK_DIGITS)[0][idx]
-    return captioned_grid(images, [f"{int(labels[i])} · {d:.2f}" for i, d in zip(idx, dist.tolist())],
-                          nrow=NEIGHBOURS, zoom=2)
+    return captioned(images, [f"{int(labels[i])} · {d:.2f}" for i, d in zip(idx, dist.tolist())])
+
+
+def _siamese(slot, session):
+    if slot not in registry.SIAMESE_SLOTS:
+        raise ValueError(f"'{slot}' is not a Siamese model; choose one of "
+                         f"{', '.join(registry.SIAMESE_SLOTS)}.")
+    return registry.get(slot, session)
 
 
 def compare_one(slot, xa, xb, session=None):
     """One model's verdict for two 1×1×28×28 digits: (label dict, details, neighbours A, B, plane)."""
-    if slot not in registry.SIAMESE_SLOTS:
-        raise ValueError(f"'{slot}' is not a Siamese model; choose one of "
-                         f"{', '.join(registry.SIAMESE_SLOTS)}.")
-    model = registry.get(slot, session)
+    model = _siamese(slot, session)
     r = inference.compare(model, xa, xb)
     verdict = "**same digit**" if r["same"] else "**different digits**"
     calibrated = "calibrated on training pairs" if r["calibrated"] else (
         "**uncalibrated**: default threshold 1.0, a = −10, b = 10")
-    details = (f"{verdict}: $D$ = {r['distance']:.3f} {'≤' if r['same'] else '>'} threshold "
-               f"{r['threshold']:.3f} ({calibrated})\n\n"
-               f"| cos θ | θ | D = ‖e_A − e_B‖ | p(same) |\n|---|---|---|---|\n"
-               f"| {r['cosine']:.3f} | {r['angle']:.1f}° | {r['distance']:.3f} | {r['p_same']:.3f} |")
+    details = [f"{verdict}: $D$ = {r['distance']:.3f} {'≤' if r['same'] else '>'} threshold "
+               f"{r['threshold']:.3f} ({calibrated})",
+               f"| cos θ | θ | D = √(2 − 2 cos θ) | p(same) |\n|---|---|---|---|\n"
+               f"| {r['cosine']:.3f} | {r['angle']:.1f}° | {r['distance']:.3f} | {r['p_same']:.3f} |",
+               formula(model)]
+    effect = _pair_terms(model.loss_name, model, r) or _margin_effect(model, xa, xb)
+    if effect:
+        details.append(effect)
+    details.append(f"*Why this threshold ({r['threshold']:.3f})?* {SCALES}")
+    details = "\n\n".join(details)
     label = {"same": r["p_same"], "different": 1 - r["p_same"]}
     try:
         e = inference.embed(model, torch.cat([xa[:1], xb[:1]]))
@@ -85,12 +231,107 @@ def compare(image_a, image_b, model_left=DEFAULTS[0], model_right=DEFAULTS[1], r
     return (*compare_one(model_left, xa, xb, session), *compare_one(model_right, xa, xb, session))
 
 
+@friendly
 def compare_when_ready(image_a, image_b, model_left, model_right, request: gr.Request = None):
-    """As `compare`, but quietly waits while one of the two digits is still missing."""
+    """As `compare`, but while one of the two digits is still missing shows each model's formula
+    and waits."""
     if image_a is None or image_b is None:
-        waiting = "Give both digits A and B to compare them."
-        return (None, waiting, None, None, None) * 2
+        session = registry.session_of(request)
+        return tuple(x for slot in (model_left, model_right)
+                     for x in (None, _waiting(slot, session), None, None, None))
     return compare(image_a, image_b, model_left, model_right, request)
+
+
+def _waiting(slot, session):
+    """What a model's column says before both digits are there: the formula of its loss."""
+    waiting = "Give both digits A and B to compare them."
+    try:
+        return f"{waiting}\n\n{formula(_siamese(slot, session))}"
+    except registry.ModelMissing:       # the tab's notice names it
+        return waiting
+
+
+# --- the sphere -------------------------------------------------------------------------------
+
+def _digits(digits):
+    """The ticked digits (strings or ints) → a set of ints 0–9."""
+    chosen = set()
+    for d in digits or ():
+        if str(d).strip() not in DIGITS:
+            raise ValueError(f"Digits to show are 0–9, not '{d}'.")
+        chosen.add(int(d))
+    return chosen
+
+
+def _marks(model, axes, image_a, image_b):
+    marks = [(name, image) for name, image in (("A", image_a), ("B", image_b)) if image is not None]
+    if not marks:
+        return []
+    e = inference.embed(model, torch.cat([as_digit(image) for _, image in marks]))
+    return [(name, xyz) for (name, _), xyz in zip(marks, _on_sphere(e, axes).tolist())]
+
+
+def neighbours_of(model, index):
+    """The NEIGHBOURS test digits on the sphere nearest to test digit `index` in the full embedding
+    space: (the index as a number, its label, their test-set indices, gallery items captioned
+    "#index · digit · D")."""
+    x, label, index = testset.digit(index)
+    bank, labels = registry.memo(model, "bank", _bank)
+    e = bank[index] if index < len(bank) else inference.embed(model, x)[0]
+    idx, dist = inference.nearest(bank[:PLOT_DIGITS], e, NEIGHBOURS)
+    if index < PLOT_DIGITS:         # the digit itself, exactly at 0 (rounding leaves ~1e-4)
+        dist = torch.where(idx == index, torch.zeros_like(dist), dist)
+    images = testset.first(PLOT_DIGITS)[0][idx]
+    items = captioned(images, [f"#{int(i)} · {int(labels[i])} · D = {d:.3f}"
+                               for i, d in zip(idx, dist.tolist())])
+    return index, label, idx.tolist(), items
+
+
+def _explore(slot, digits, image_a, image_b, index, request):
+    model = _siamese(slot, registry.session_of(request))
+    points, labels, axes, kept = registry.memo(model, "sphere", _sphere)
+    chosen = _digits(digits)
+    keep = torch.isin(labels, torch.tensor(sorted(chosen), dtype=labels.dtype))
+    shown = torch.nonzero(keep).flatten()
+    index, label, ring, items = neighbours_of(model, index)
+    value = sphere.view(points[shown], labels[shown], shown, _marks(model, axes, image_a, image_b),
+                        ring, index, PLOT_DIGITS)
+    note = (f"**{len(shown)}** of the first {PLOT_DIGITS} test digits, embedded by **{slot}** and "
+            f"seen along their three principal axes, which keep **{kept:.0%}** of the variance; each "
+            "point is pushed back onto the unit sphere. " + PROJECTION)
+    if not chosen:
+        note = "Tick at least one digit to show it on the sphere.\n\n" + note
+    others = [i for i in ring if i != index]
+    same = sum(int(labels[i]) == label for i in others)
+    caption = (f"Nearest neighbours of test digit **#{index}** (a {label}) among the digits on the sphere, "
+               f"by the distance D of the full {axes.shape[1]}-D "
+               f"embeddings, ringed on the sphere: {same} of the {len(others)} others show a {label} too.")
+    return index, value, f"{note}\n\n{caption}", items
+
+
+@friendly
+def explore(slot, digits, image_a, image_b, index, request: gr.Request = None):
+    """The sphere of `slot`'s test embeddings: (viewer value with the ticked digits, A and B marked
+    and the neighbours of test digit `index` ringed; a note on the view; the neighbours as a
+    gallery)."""
+    return _explore(slot, digits, image_a, image_b, index, request)[1:]
+
+
+@friendly
+def pick(slot, digits, image_a, image_b, evt: gr.EventData, request: gr.Request = None):
+    """A click on the sphere: the clicked test digit becomes the one whose neighbours are shown."""
+    index = (getattr(evt, "_data", None) or {}).get("index")
+    if index is None:
+        raise ValueError("Click on a point of the sphere to see its nearest neighbours.")
+    return _explore(slot, digits, image_a, image_b, index, request)
+
+
+@friendly
+def pick_neighbour(slot, digits, image_a, image_b, index, evt: gr.SelectData, request: gr.Request = None):
+    """A click on a neighbour: it becomes the digit whose neighbours are shown."""
+    model = _siamese(slot, registry.session_of(request))
+    chosen = neighbours_of(model, index)[2][evt.index]
+    return _explore(slot, digits, image_a, image_b, chosen, request)
 
 
 def prepare(model_left, model_right, request: gr.Request = None):
@@ -101,15 +342,18 @@ def prepare(model_left, model_right, request: gr.Request = None):
     for slot in slots:
         try:
             registry.cached(slot, "plane", _plane, session)
+            registry.cached(slot, "sphere", _sphere, session)
         except (registry.ModelMissing, testset.TestSetMissing):
             pass
     return message
 
 
 def warm():
-    """Embed the test digits for the default models and run a comparison once; then load the
-    other Siamese models (the choosers offer them)."""
+    """Embed the test digits for the default models, draw the sphere and run a comparison once;
+    then load the other Siamese models (the choosers offer them)."""
     prepare(*DEFAULTS)
+    sphere.sprite_sheet(PLOT_DIGITS)
+    explore(DEFAULTS[0], DIGITS, None, None, 0)
     compare(preload.sample_digit(), preload.sample_digit())
     for slot in registry.SIAMESE_SLOTS:
         registry.available(slot)
@@ -131,13 +375,13 @@ def build(tab):
                 chooser = gr.Dropdown(registry.SIAMESE_SLOTS, value=default, label="Siamese model")
                 verdict = gr.Label(label="Verdict", num_top_classes=2)
                 details = gr.Markdown(latex_delimiters=LATEX)
-                gr.Markdown("Nearest test digits to **A**, then to **B** (label · distance)")
-                near_a = image_box(label="Nearest test digits to A", show_label=False, format="png",
-                                  interactive=False, height=80, buttons=[])
-                near_b = image_box(label="Nearest test digits to B", show_label=False, format="png",
-                                  interactive=False, height=80, buttons=[])
+                near_a = digit_gallery("Nearest test digits to A (digit · distance D)", columns=NEIGHBOURS,
+                                       height="auto")
+                near_b = digit_gallery("Nearest test digits to B (digit · distance D)", columns=NEIGHBOURS,
+                                       height="auto")
                 plane = image_box(label="Test embeddings (2-D PCA), A and B marked", format="png",
                                  interactive=False, height=430, elem_classes=["plot"])
+                gr.Markdown(PROJECTION)
                 choosers.append(chooser)
                 outputs += [verdict, details, near_a, near_b, plane]
     inputs = [a.digit, b.digit, *choosers]
@@ -146,6 +390,31 @@ def build(tab):
         source.then(compare_when_ready, inputs, outputs, **KEEP)
     for chooser in choosers:
         chooser.input(compare_when_ready, inputs, outputs, api_visibility="private", **KEEP)
-    tab.select(prepare, choosers, status, api_visibility="private")
+
+    gr.Markdown("### The embeddings as they are: on the unit sphere\n"
+                "Every embedding has length 1, so the test digits lie on a sphere (in 64 dimensions). "
+                "Turn it, zoom in, hover a point for its digit, click one for its nearest neighbours; "
+                "**A** and **B** are your digits.")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=300):
+            view = sphere.viewer(PLOT_DIGITS)
+        with gr.Column(scale=2, min_width=260):
+            sphere_model = gr.Dropdown(registry.SIAMESE_SLOTS, value=DEFAULTS[0], label="Model on the sphere")
+            digits = gr.CheckboxGroup(DIGITS, value=DIGITS, label="Digits shown")
+            index = gr.Number(label="Nearest neighbours of test digit # (0–9999)", value=0, precision=0,
+                              minimum=0, maximum=9999)
+            note = gr.Markdown(latex_delimiters=LATEX)
+    near = digit_gallery("Nearest neighbours (test digit # · digit · distance D; click one to move there)",
+                         columns=NEIGHBOURS, height="auto")
+    sphere_in, sphere_out = [sphere_model, digits, a.digit, b.digit], [view, note, near]
+    explore_inputs = [*sphere_in, index]
+    index.submit(explore, explore_inputs, sphere_out, api_name="explore_sphere", **KEEP)
+    for trigger in (sphere_model.input, digits.input, a.digit.change, b.digit.change):
+        trigger(explore, explore_inputs, sphere_out, api_visibility="private", **KEEP)
+    view.pick(pick, sphere_in, [index, *sphere_out], api_visibility="private", **KEEP)
+    near.select(pick_neighbour, explore_inputs, [index, *sphere_out], api_visibility="private", **KEEP)
+    opened = tab.select(prepare, choosers, status, api_visibility="private")
+    opened.then(compare_when_ready, inputs, outputs, api_visibility="private", **KEEP)
+    opened.then(explore, explore_inputs, sphere_out, api_visibility="private", **KEEP)
     preload.register("compare", warm)
     return a, b

@@ -10,8 +10,9 @@ from deepgen import inference
 from deepgen.images import grid
 
 from .. import preload, registry, testset
-from ..components import KEEP, action, as_seed, friendly, image_box, intro, notice, notice_box
-from ..pictures import captioned_grid
+from ..components import (
+    KEEP, LATEX, action, as_seed, friendly, image_box, intro, notice, notice_box)
+from ..pictures import captioned, digit_grid_html
 
 MAX_SAMPLES = 64
 POOL = ThreadPoolExecutor(3, thread_name_prefix="generate")  # the three models run side by side on 2 cores
@@ -24,10 +25,16 @@ $$-E_x[\log D(x)] - E_z[\log(1 - D(G(z)))]$$
 and $G$ (non-saturating form) minimises $-E_z[\log D(G(z))]$; the bundled $G$ also learned to draw
 digits that a classifier on $D$'s features puts firmly in one class (CatGAN's certainty term).
 Each sample comes from $z \sim N(0, I)$ drawn from the seed; under each digit is $D(x)$, the
-discriminator's probability that it is a real MNIST digit (VAE samples are judged by the GAN's $D$).
+discriminator's probability that it is a real MNIST digit (VAE samples are judged by the GAN's $D$;
+click a digit to see it large).
 The VAE-GAN (Larsen et al. 2016) is a VAE whose decoder is trained as a GAN generator: compare its
 samples with the VAE's blurrier ones.
 """
+
+
+EQUILIBRIUM = ("At the game's equilibrium the generated digits look as real as real ones, so $D$ cannot tell "
+               "them apart and says $D(x) = 0.5$ for both: 0.5, not 1, is the goal, for samples and real "
+               "test digits alike.")
 
 
 def _check(seed, count=1):
@@ -48,7 +55,7 @@ def _real_scores(model):
 
 @friendly
 def generate(seed=0, count=16, request: gr.Request = None):
-    """(GAN, VAE-GAN, VAE sample grids, each digit captioned with D(x); table of mean D(x))."""
+    """(GAN, VAE-GAN, VAE samples, each an HTML grid of digits captioned with their D(x); table of mean D(x))."""
     session = registry.session_of(request)
     seed, count = _check(seed, count)
     judges = {slot: registry.get(slot, session) for slot, _ in JUDGES if registry.available(slot, session)}
@@ -66,7 +73,7 @@ def generate(seed=0, count=16, request: gr.Request = None):
             continue
         own = slot if slot in judges else next(iter(judges), None)   # VAE samples: the GAN's D
         captions = [f"{v:.2f}" for v in scores[own][slot].tolist()] if own else [""] * count
-        pictures.append(captioned_grid(samples[slot], captions, nrow=min(8, count), zoom=2))
+        pictures.append(digit_grid_html(captioned(samples[slot], captions), columns=8))
         rows.append({"samples": title, **{name: round(float(scores[judge][slot].mean()), 3)
                                           for judge, name in JUDGES if judge in judges}})
     if not rows:
@@ -117,11 +124,14 @@ def build(tab):
         count = gr.Slider(1, MAX_SAMPLES, value=32, step=1, label="samples")
         go = action("Generate", primary=True)
     with gr.Row(equal_height=False):
-        pictures = [image_box(label=f"{title}  (caption: D(x))", format="png", interactive=False,
-                             elem_classes=["pixelated"], buttons=["download", "fullscreen"])
-                    for _, title in SOURCES]
+        pictures = []
+        for slot, title in SOURCES:
+            with gr.Column(min_width=300):
+                gr.Markdown(f"{title}, captioned with D(x)", elem_classes=["grid-title"])
+                pictures.append(gr.HTML(min_height=120, elem_id=f"samples-{slot}", elem_classes=["samples"]))
     scores = gr.Dataframe(label="Mean D(x): each discriminator's probability that the samples are real",
                           interactive=False)
+    gr.Markdown(EQUILIBRIUM, latex_delimiters=LATEX, elem_classes=["note"])
     outputs = [*pictures, scores]
     go.click(generate, [seed, count], outputs, api_name="generate", **KEEP)
     seed.submit(generate, [seed, count], outputs, api_visibility="private", **KEEP)

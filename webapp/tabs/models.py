@@ -298,7 +298,7 @@ def build(demo):
                 stop = gr.Button("Stop", variant="stop")
         with gr.Column(scale=3):
             train_status = gr.Markdown("Ready.")
-            curve = gr.LinePlot(x="batch", y="loss", color="term", label="training losses (running mean)",
+            curve = gr.LinePlot(x="batch", y="loss", color="term", color_title="", label="training losses (running mean)",
                                 height=300, x_title="optimisation step", y_title="loss")
             preview = image_box(label="preview (end of each epoch)", format="png", interactive=False,
                                elem_classes=["pixelated"], height=220)

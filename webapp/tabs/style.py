@@ -7,8 +7,8 @@ from deepgen import inference
 
 from .. import preload, registry, testset
 from ..components import (
-    KEEP, DigitInput, action, as_digit, as_label, as_seed, friendly, image_box, intro, notice, notice_box)
-from ..pictures import captioned_grid
+    KEEP, DigitInput, action, as_digit, as_label, as_seed, digit_gallery, friendly, intro, notice, notice_box)
+from ..pictures import captioned
 
 LABEL_SOURCES = ["classifier's prediction", "true label (test digits)"]
 INTRO = r"""
@@ -39,19 +39,20 @@ def _label(x, true_label, source, session=None):
 
 @friendly
 def style_transfer(image, true_label=None, label_source=LABEL_SOURCES[0], request: gr.Request = None):
-    """Digit → (a row of ten digits: its style decoded with labels 0–9, which label was used)."""
+    """Digit → (its style decoded with labels 0–9: ten (28×28 digit, label) pairs; which label was used)."""
     session = registry.session_of(request)
     true_label = as_label(true_label)
     x = as_digit(image)
     cvae = registry.get("cvae", session)
     label, why = _label(x, true_label, label_source, session)
     row = inference.style_row(cvae, x, label)
-    return captioned_grid(row, [str(d) for d in range(10)], nrow=10, zoom=3), f"Style encoded with the {why}."
+    return captioned(row, range(10)), f"Style encoded with the {why}."
 
 
 @friendly
 def style_grid(count=6, seed=0, request: gr.Request = None):
-    """`count` random test digits (from `seed`) × ten labels; the first column is the source digit."""
+    """`count` random test digits (from `seed`) × ten labels, row by row as (28×28 digit, caption)
+    pairs: the source digit captioned with its test-set index, then labels 0–9."""
     count = int(count)
     if not 1 <= count <= 12:
         raise ValueError("Use 1 to 12 source digits.")
@@ -62,17 +63,18 @@ def style_grid(count=6, seed=0, request: gr.Request = None):
     rows = inference.style_grid(cvae, xs, ys).reshape(count, 10, 1, 28, 28)
     cells = torch.cat([xs[:, None], rows], 1).reshape(-1, 1, 28, 28)
     captions = [c for i in idx.tolist() for c in [f"#{i}"] + [str(d) for d in range(10)]]
-    return captioned_grid(cells, captions, nrow=11, zoom=2)
+    return captioned(cells, captions)
 
 
 @friendly
 def prior_grid(rows=5, seed=0, request: gr.Request = None):
-    """Prior samples: one H ∼ N(0, I) per row, decoded with labels 0–9 across."""
+    """Prior samples: one H ∼ N(0, I) per row, decoded with labels 0–9 across ((28×28 digit, label)
+    pairs, row by row)."""
     rows = int(rows)
     if not 1 <= rows <= 12:
         raise ValueError("Use 1 to 12 rows.")
     cells = inference.prior_grid(registry.get("cvae", registry.session_of(request)), rows, as_seed(seed))
-    return captioned_grid(cells, [str(d) for d in range(10)] * rows, nrow=10, zoom=2)
+    return captioned(cells, list(range(10)) * rows)
 
 
 def warm():
@@ -96,16 +98,15 @@ def build(tab):
             source = DigitInput("style", label="Source digit")
             label_source = gr.Radio(LABEL_SOURCES, value=LABEL_SOURCES[0], label="Encode with the label from")
         with gr.Column(scale=5):
-            row = image_box(label="Its style, decoded with each label 0–9", format="png", interactive=False,
-                           elem_classes=["pixelated"], height=150)
+            row = digit_gallery("Its style, decoded with each label 0–9", columns=10)
             used = gr.Markdown()
             gr.Markdown("#### Several source digits × ten labels")
             with gr.Row(equal_height=True):
                 count = gr.Slider(1, 12, value=6, step=1, label="source digits (random test digits)")
                 seed = gr.Number(label="seed", value=0, precision=0, min_width=80)
                 go = action("Show grid")
-            grid_img = image_box(label="Source (first column), then labels 0–9", format="png",
-                                interactive=False, elem_classes=["pixelated"])
+            grid_img = digit_gallery("Source (first column, #test index), then labels 0–9", columns=11,
+                                     elem_classes=["source-first"])
     inputs, outputs = [source.digit, source.label, label_source], [row, used]
     preload.register("style", warm)
     source.then(style_transfer, inputs, outputs, api_name="style_transfer", show_progress="hidden")
@@ -118,7 +119,6 @@ def build(tab):
         rows = gr.Slider(1, 12, value=5, step=1, label="rows")
         prior_seed = gr.Number(label="seed", value=0, precision=0, min_width=80)
         sample = action("Sample")
-    prior_img = image_box(label="P(X | H, Y), H ∼ N(0, I)", format="png", interactive=False,
-                         elem_classes=["pixelated"])
+    prior_img = digit_gallery("P(X | H, Y), H ∼ N(0, I): one H per row, Y = 0–9 across", columns=10)
     sample.click(prior_grid, [rows, prior_seed], prior_img, api_name="prior_grid", **KEEP)
     return source
