@@ -21,8 +21,8 @@ from deepgen.images import save_png
 
 RESUME_FILE = "resume.pt"
 # options that change what a run produces, in the order the command shows them
-RESULT_OPTIONS = ["dataset", "epochs", "batch_size", "lr", "latent_dim", "margin", "scale", "embedding_dim", "seed", "limit",
-                  "init", "amp"]
+RESULT_OPTIONS = ["dataset", "epochs", "batch_size", "lr", "latent_dim", "margin", "scale", "embedding_dim", "seed",
+                  "limit", "init", "amp"]
 MODEL_OPTIONS = ["latent_dim", "margin", "scale", "embedding_dim"]
 
 
