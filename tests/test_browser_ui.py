@@ -37,9 +37,9 @@ def no_error_badges(page):
 
 def test_landing_tab_is_draw(browser, url):  # noqa: F811
     with app_page(browser, url) as page:
+        page.locator(".digit-pad").first.wait_for(state="visible", timeout=30_000)   # the page may still be drawing
         tab = page.get_by_role("tab", name="Draw").first
         assert tab.get_attribute("aria-selected") == "true"
-        assert page.locator(".digit-pad").first.is_visible()
 
 
 def test_first_stroke_draws_on_every_pad(browser, url):  # noqa: F811
