@@ -33,7 +33,9 @@ class Judge:
         return M.frechet_feature_distance(self.features(images), self.features(reference))
 
     def sample_scores(self, images, test_images):
-        return {"fid": self.fid(images, test_images), "classifier_score": M.classifier_score(self.probs(images))}
+        probs = self.probs(images)
+        return {"fid": self.fid(images, test_images), "classifier_score": M.classifier_score(probs),
+                "ambiguous_share": M.ambiguous_share(probs)}
 
 
 def evaluate_classifier(model, test, **_):

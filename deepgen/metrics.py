@@ -35,6 +35,12 @@ def classifier_score(probs):
     return float(torch.exp((probs * (probs.log() - marginal.log())).sum(1).mean()))
 
 
+def ambiguous_share(probs, threshold=0.9):
+    """The share of images whose most likely class the classifier gives a probability below
+    `threshold` ("ambiguous digits"): mean_x 1[max_y p(y|x) < threshold]."""
+    return float((probs.max(1).values < threshold).double().mean())
+
+
 def _neighbour_ranking(embeddings, k, chunk=1024):
     """Indices of each row's k nearest other rows by cosine similarity (self excluded)."""
     e = F.normalize(embeddings.float(), dim=1)

@@ -44,6 +44,13 @@ def test_frechet_feature_distance_matches_the_gaussians_it_samples():
     assert M.frechet_feature_distance(a, b) == pytest.approx(11.25, rel=0.01)
 
 
+def test_ambiguous_share_hand_worked():
+    probs = torch.tensor([[0.95, 0.05], [0.5, 0.5], [0.1, 0.9], [0.89, 0.11]])
+    assert M.ambiguous_share(probs) == pytest.approx(2 / 4)       # 0.5 and 0.89 fall below 0.9
+    assert M.ambiguous_share(probs, threshold=0.5) == pytest.approx(0.0)
+    assert M.ambiguous_share(torch.full((5, 10), 0.1)) == 1.0
+
+
 def test_classifier_score_hand_worked():
     # p(y) = (0.75, 0.25); KL1 = ln(1/0.75); KL2 = ½ ln(0.5/0.75) + ½ ln(0.5/0.25)
     probs = torch.tensor([[1.0, 0.0], [0.5, 0.5]])

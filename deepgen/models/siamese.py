@@ -8,10 +8,12 @@ from .base import DeepgenModel
 
 
 def backbone(embedding_dim, width=32):
+    """28×28 → 14×14 → 7×7 → 3×3 convolutions, then a hidden layer of 256 and the embedding."""
+    def block(c_in, c_out):
+        return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
     return nn.Sequential(
-        nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(2 * width * 49, 256), nn.BatchNorm1d(256), nn.ReLU(),
+        *block(1, width), *block(width, 2 * width), *block(2 * width, 2 * width),
+        nn.Flatten(), nn.Linear(2 * width * 9, 256), nn.BatchNorm1d(256), nn.ReLU(),
         nn.Linear(256, embedding_dim),
     )
 
