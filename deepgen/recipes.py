@@ -39,6 +39,7 @@ class Recipe:
     transfer: bool = False          # evaluation also compares a frozen-encoder classifier with one from scratch
     samples: bool = False           # evaluation scores prior samples (FID, classifier score)
     datasets: dict = field(default_factory=dict)   # data set → the values it changes ({"epochs": 12})
+    bundled: bool = True            # checkpoints/NAME ships with the app
 
     @property
     def kind(self):
@@ -89,16 +90,20 @@ RECIPES = {r.name: r for r in [
     Recipe("vae2d", "variational autoencoder with a 2-D code, drawn row by row (manifold pictures)", VAE,
            {"latent_dim": 2, "hidden": 256, "deep": True, "context_rows": 1, "context_reach": 1,
             "context_dropout": 0.5},
-           T.VAETrainer, 20, 128, 1e-3, E.evaluate_vae, requires={"latent_dim": 2}),
+           T.VAETrainer, 20, 128, 1e-3, E.evaluate_vae, requires={"latent_dim": 2},
+           datasets={"fashion-mnist": {"epochs": 8}}),
     Recipe("cvae", "conditional VAE, 6-D code (style transfer)", CVAE, {"latent_dim": 6, "width": 48, "hidden": 256},
            T.CVAETrainer, 24, 128, 1e-3, E.evaluate_cvae),
     Recipe("gan", "DCGAN with CatGAN's class-certainty term for the generator", GAN,
            {"latent_dim": 64, "width": 64}, T.GANTrainer, 86, 64, 2e-4, E.evaluate_generator,
-           trainer_args={"certainty_weight": 1.0}, samples=True),
+           trainer_args={"certainty_weight": 1.0}, samples=True, datasets={"fashion-mnist": {"epochs": 5}}),
+    Recipe("gan-plain", "DCGAN playing the lecture's game alone: the generator never sees a label", GAN,
+           {"latent_dim": 64, "width": 64}, T.GANTrainer, 86, 64, 2e-4, E.evaluate_generator,
+           trainer_args={"certainty_weight": 0.0}, samples=True, bundled=False),
     Recipe("vaegan", "VAE-GAN (Larsen et al. 2016), decoder and discriminator start from the GAN", VAEGAN,
            {"latent_dim": 64, "width": 64, "hidden": 256}, T.VAEGANTrainer, 5, 64, 3e-4, E.evaluate_generator,
            init_from="gan", samples=True),
-    *[_siamese(loss, 3, {"fashion-mnist": {"epochs": 15}}) if loss in HIGHLIGHTED_LOSSES else _siamese(loss, 1)
+    *[_siamese(loss, 12, {"fashion-mnist": {"epochs": 15}}) if loss in HIGHLIGHTED_LOSSES else _siamese(loss, 5)
       for loss in LOSSES],
 ]}
 
