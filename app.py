@@ -4,7 +4,11 @@ Models come from `$DEEPGEN_CHECKPOINTS` (default ./checkpoints), MNIST from `$DE
 read on first use, so the app starts in seconds and runs offline with whatever checkpoints exist.
 `$DEEPGEN_THREADS` (default 1) sets torch's CPU threads: the models are small, so one thread per
 request answers fastest and lets sessions (and a training run) work side by side without
-oversubscribing the cores.
+oversubscribing the cores. `$DEEPGEN_PRELOAD=0` skips warming the models up after start-up
+(`webapp.preload`), for tests that time the app's own answers.
+
+The data-set switch under the header (MNIST or Fashion-MNIST) is each visitor's own: every tab
+takes its value as an input and shows that set's models, test images and class names.
 
 Public mode (on a Space, where `SPACE_ID` is set, or with `python app.py --public`) is for anonymous
 visitors sharing the process: no server folders, no host token, bounded training (`webapp.public`).
@@ -28,13 +32,14 @@ torch.set_num_threads(max(1, int(os.environ.get("DEEPGEN_THREADS") or 1)))
 
 from starlette.middleware import Middleware  # noqa: E402
 
+from deepgen import data  # noqa: E402
 from webapp import components, preload, public, registry, session, uploads  # noqa: E402
 from webapp.style import CSS, JS, THEME  # noqa: E402
 from webapp.tabs import compare, draw, generate, latent, models, style  # noqa: E402
 
 HEADER = """# deepgen · convolutional networks: applications
 Autoencoders, VAEs, conditional VAEs, Siamese networks with metric-learning losses, GANs and VAE-GANs,
-all trained on MNIST. Pick a tab."""
+trained on MNIST's handwritten digits and on Fashion-MNIST's clothes. Pick a data set and a tab."""
 # Calls running model work at once, over all listeners (training has its own limit): one per core,
 # since each call uses one torch thread.
 MODEL_WORKERS = int(os.environ.get("DEEPGEN_WORKERS") or min(8, os.cpu_count() or 1))
@@ -52,11 +57,20 @@ def forget_visitor(request: gr.Request):
 
 
 def share_one_limit(demo, limit=MODEL_WORKERS):
-    """Put every listener that runs Python (training excepted) under one concurrency limit, so
-    the whole app, not each endpoint, does at most `limit` calls at once."""
+    """Put every listener that runs Python (training, and the quick updates that make a tab follow
+    the data-set switch, excepted) under one concurrency limit, so the whole app, not each
+    endpoint, does at most `limit` calls at once."""
     for fn in demo.fns.values():
-        if fn.fn is not None and fn.concurrency_id != "training":
+        if fn.fn is not None and fn.concurrency_id not in ("training", components.FOLLOW):
             fn.concurrency_id, fn.concurrency_limit = "model", limit
+
+
+def dataset_switch():
+    """The data-set switch under the header. Its value is the visitor's own (Gradio keeps a
+    component's value per page), and every tab's callbacks take it as an input."""
+    return gr.Radio([(d.title, d.name) for d in data.DATASETS.values()], value=data.DEFAULT,
+                    label="Data set", info="Every tab shows the chosen data set: digits or clothes.",
+                    elem_id="dataset", elem_classes=["dataset-switch"])
 
 
 def build_demo(public_mode=None):
@@ -65,19 +79,20 @@ def build_demo(public_mode=None):
         public.enable(public_mode)
     with gr.Blocks(title="deepgen", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(HEADER)
+        dataset = dataset_switch()
         with gr.Tabs(overflow_behavior="wrap"):         # on a phone every tab stays in sight
             with gr.Tab("Draw", id="draw") as tab:
-                drawn = draw.build(tab)
+                drawn = draw.build(tab, dataset)
             with gr.Tab("Latent space", id="latent") as tab:
-                latent.build(tab, drawn.digit)
+                latent.build(tab, drawn.digit, dataset)
             with gr.Tab("Style transfer", id="style") as tab:
-                style.build(tab)
+                style.build(tab, dataset)
             with gr.Tab("Compare", id="compare") as tab:
-                compare.build(tab)
+                compare.build(tab, dataset)
             with gr.Tab("Generate", id="generate") as tab:
-                generate.build(tab)
-            with gr.Tab("Models", id="models"):
-                models.build(demo)
+                generate.build(tab, dataset)
+            with gr.Tab("Models", id="models") as tab:
+                models.build(demo, dataset, tab)
         demo.unload(forget_visitor)
     share_one_limit(demo)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=MODEL_WORKERS)

@@ -73,6 +73,11 @@ def bench_callbacks(calls):
         "reconstruct (AE, VAE, VAE-GAN, classifier, code)": lambda: draw.reconstruct(a),
         "decode one slider move (VAE)": lambda: latent.decode_latent(*rng.uniform(-3, 3, 32).round(2)),
         "decode a point of the 2-D plane (vae2d, row by row)": lambda: latent.decode_point(*rng.uniform(-3, 3, 2)),
+        "hover over the 2-D plane (server function, PNG data URL)": lambda: latent.hover_decode(rng.uniform(-3, 3, 2)),
+        "latent: sort the sliders by KL (tab open)": lambda: latent.sort_sliders(None, *([0.0] * 32)),
+        "latent: describe a digit (μ, σ, sample, error map, ELBO)": lambda: latent.describe_digit(a, 0, None, None),
+        "latent: pick an interpolation end (3 walks, path)": lambda: latent.pick_end(
+            __import__("gradio").SelectData(None, {"index": int(rng.integers(30)), "value": None}), "A", 0, 1, 10),
         "style row (CVAE, 10 labels)": lambda: style.style_transfer(a, label, style.LABEL_SOURCES[0]),
         "compare (ArcFace + CosFace, neighbours, PCA plot)": lambda: compare.compare(a, b),
         "64 GAN samples and their D(x)": lambda: inference.discriminator_scores(gan, inference.generate(gan, 64, 0)),

@@ -5,6 +5,9 @@
 coming from a stranger: it never unpickles, and it checks the config against limits and the
 weights' names, shapes and dtypes against the safetensors header before it allocates anything.
 
+A GAN's training adds `timelapse.safetensors` (`deepgen.timelapse`): optional, read as safely,
+and a model without a readable one loads all the same.
+
 `save` cannot leave a corrupt folder: it writes a unique temporary sibling folder under a lock
 per destination (threads and processes), then swaps it into place; `recover` rolls back what a
 killed save left behind."""
@@ -21,15 +24,19 @@ import tempfile
 import threading
 import types
 import typing
+import warnings
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 import torch
 
+from . import timelapse as T
 from .recipes import model_classes
 
 FILES = ["config.json", "model.safetensors", "metrics.json", "README.md"]
+OPTIONAL_FILES = [T.FILE]   # written where the model has one, taken along where present
+ALL_FILES = FILES + OPTIONAL_FILES
 MODEL_CLASSES = model_classes()   # kind -> class, for every class a recipe trains
 
 MAX_PARAMETERS = 30_000_000      # the biggest bundled model has about 2.6 million
@@ -61,7 +68,8 @@ def save(model, folder, *, command=None, metrics=None, description=None, trainin
 
     `command` is the one command that trained it, `training` the resolved training
     configuration (a dict), both shown on the model card. `half` stores float32 tensors as
-    float16, like the bundled checkpoints (`load` casts them back).
+    float16, like the bundled checkpoints (`load` casts them back). The model's `timelapse`
+    (set by training and by `load`), where it has frames, goes to timelapse.safetensors.
 
     The files go to a unique temporary sibling folder that is then swapped into place, under a
     lock on the destination, so concurrent or interrupted saves never leave a half-written
@@ -88,6 +96,8 @@ def save(model, folder, *, command=None, metrics=None, description=None, trainin
                 _halve_weights(tmp / "model.safetensors")
             (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
             (tmp / "README.md").write_text(model_card(folder.name, config, metrics, description))
+            if getattr(model, "timelapse", None):
+                model.timelapse.save(tmp / T.FILE)
             _sync(tmp)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -106,8 +116,9 @@ def save_zip(model, path, **save_options):
         folder = save(model, Path(tmp) / name, **save_options)
         try:
             with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
-                for file in FILES:
-                    archive.write(folder / file, f"{name}/{file}")
+                for file in ALL_FILES:
+                    if file in FILES or (folder / file).is_file():
+                        archive.write(folder / file, f"{name}/{file}")
             os.replace(partial, path)
         except BaseException:
             partial.unlink(missing_ok=True)
@@ -164,13 +175,13 @@ def _move_extras(source, target):
     """Move what is not a checkpoint file (previews, notes) from `source` into `target`, unless
     `target` already has an entry of that name."""
     for entry in source.iterdir():
-        if entry.name not in FILES and not os.path.lexists(target / entry.name):
+        if entry.name not in ALL_FILES and not os.path.lexists(target / entry.name):
             entry.rename(target / entry.name)
 
 
 def _sync(path):
     """Flush a folder (and its checkpoint files) to disk, so a power cut cannot undo a swap."""
-    for file in FILES:
+    for file in ALL_FILES:
         if (path / file).is_file():
             fd = os.open(path / file, os.O_RDONLY)
             try:
@@ -602,7 +613,7 @@ def valid_repo_id(repo_id):
 
 
 def resolve(path_or_repo_id, *, token=None, public=False):
-    """A local folder as is; otherwise a Hub repo id, downloaded (only the four files above).
+    """A local folder as is; otherwise a Hub repo id, downloaded (only the checkpoint files above).
 
     `token` is sent to the Hub: a string, `False` for none, `None` for the host's own login.
     `public=True` is for ids typed by strangers: local paths are never read, the id must be
@@ -626,12 +637,12 @@ def _download(repo_id, token):
         revision = None
         if not constants.HF_HUB_OFFLINE:  # offline, only what is cached is read
             info = HfApi(token=token).model_info(repo_id, files_metadata=True, token=token)
-            size = sum(f.size or 0 for f in info.siblings or [] if f.rfilename in FILES)
+            size = sum(f.size or 0 for f in info.siblings or [] if f.rfilename in ALL_FILES)
             if size > MAX_ZIP_BYTES:
                 raise CheckpointError(f"the checkpoint files of '{repo_id}' are {size:,} bytes, over "
                                       f"the limit of {MAX_ZIP_BYTES:,}")
             revision = info.sha
-        return Path(snapshot_download(repo_id, allow_patterns=FILES, token=token, revision=revision))
+        return Path(snapshot_download(repo_id, allow_patterns=ALL_FILES, token=token, revision=revision))
     except CheckpointError:
         raise
     except HFValidationError:
@@ -649,7 +660,7 @@ def _download(repo_id, token):
 
 
 def extract_zip(path, into):
-    """Unpack a checkpoint zip into the folder `into`, refusing anything but the four checkpoint
+    """Unpack a checkpoint zip into the folder `into`, refusing anything but the checkpoint
     files (at the top or in one folder): no absolute or `..` paths, no links, no more than
     `MAX_ZIP_BYTES` packed or unpacked. Returns `into`."""
     path, into = Path(path), Path(into)
@@ -677,7 +688,7 @@ def extract_zip(path, into):
 def _checked_members(path, infos):
     if len(infos) > 2 * len(FILES):
         raise CheckpointError(f"{path} holds {len(infos)} entries: a checkpoint zip holds only "
-                              f"{', '.join(FILES)}")
+                              f"{', '.join(ALL_FILES)}")
     files, folders = [], set()
     for info in infos:
         name = info.filename
@@ -688,9 +699,9 @@ def _checked_members(path, infos):
             raise CheckpointError(f"{path} holds a link '{_short(name)[1:-1]}'")
         if info.is_dir():
             continue
-        if not parts or parts[-1] not in FILES or len(parts) > 2:
+        if not parts or parts[-1] not in ALL_FILES or len(parts) > 2:
             raise CheckpointError(f"{path} holds '{_short(name)[1:-1]}': a checkpoint zip holds only "
-                                  f"{', '.join(FILES)}")
+                                  f"{', '.join(ALL_FILES)}")
         files.append(info)
         folders.add(parts[:-1])
     names = [PurePosixPath(info.filename).name for info in files]
@@ -745,7 +756,22 @@ def _load_folder(folder):
         raise CheckpointError(f"{weights} does not match config.json ({cls.__name__}): {exc}") from None
     model.metrics = read_metrics(folder)
     model.config = config
+    model.timelapse = read_timelapse(folder)
     return model
+
+
+def read_timelapse(folder):
+    """The checkpoint's time-lapse (`timelapse.TimeLapse`), or None where it has none or it
+    cannot be read (a warning says why): the model is usable either way."""
+    path = Path(folder) / T.FILE
+    if not os.path.lexists(path):
+        return None
+    try:
+        with _open_regular(path) as file:
+            return T.from_bytes(file.read(T.MAX_BYTES + 1))
+    except (OSError, CheckpointError, T.TimeLapseError) as exc:
+        warnings.warn(f"{path} is left out: {exc}", stacklevel=2)
+        return None
 
 
 def halve(folder):

@@ -7,6 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from . import losses
 from .models import CVAE
 
 # Until a Siamese checkpoint's metrics.json carries a calibration, compare with these.
@@ -210,3 +211,79 @@ def slerp(z0, z1, steps):
 def interpolate_seeds(model, seed_a, seed_b, steps=8):
     """Samples along the great circle between the latent vectors of two seeds (steps×1×28×28)."""
     return model.decode(slerp(seed_noise(model, seed_a), seed_noise(model, seed_b), steps))
+
+
+# --- the VAE's posterior Q(H|X) and its ELBO --------------------------------------------------
+
+@_no_grad
+def posterior(model, x, y=None):
+    """μ(X) and σ(X) of Q(H|X) = N(μ(X), diag σ²(X)), B×d each: the code is a distribution, not a point."""
+    mu, logvar = model.encode(x, y)
+    return mu, (0.5 * logvar).exp()
+
+
+@_no_grad
+def posterior_sample(model, x, seed=0, y=None):
+    """H = μ(X) + σ(X)·ε with ε ∼ N(0, I) drawn from `seed`: one code of Q(H|X) per image (B×d)."""
+    mu, sigma = posterior(model, x, y)
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(int(seed)))
+    return mu + sigma * eps
+
+
+@_no_grad
+def elbo_terms(model, x, samples=16, seed=0, y=None):
+    """Slide "VAE": −ELBO = −E_{H∼Q}[log P(X|H)] + KL[Q(H|X) ‖ N(0, I)], in nats per image, split
+    into its reconstruction term (the mean of −log P(X|H) over `samples` codes H ∼ Q(H|X) drawn
+    from `seed`) and its KL term (closed form). Returns {"reconstruction", "kl", "negative_elbo"},
+    a tensor of B values each."""
+    mu, logvar = model.encode(x, y)
+    g = torch.Generator().manual_seed(int(seed))
+    eps = torch.randn((samples, *mu.shape), generator=g)
+    h = (mu + (0.5 * logvar).exp() * eps).reshape(-1, mu.shape[1])            # sample-major
+    xs = x.repeat(samples, 1, 1, 1)
+    ys = None if y is None else torch.as_tensor(y).reshape(-1).repeat(samples)
+    rec = losses.bernoulli_nll(xs, model.decode_logits(h, x=xs, y=ys)).reshape(samples, -1).mean(0)
+    kl = losses.kl_to_standard_normal(mu, logvar)
+    return {"reconstruction": rec, "kl": kl, "negative_elbo": rec + kl}
+
+
+@_no_grad
+def mean_kl_per_dimension(model, images, batch_size=1000):
+    """KL_i = ½ (μ_i² + σ_i² − 1 − log σ_i²) of each latent dimension, averaged over `images` (d):
+    near 0, the dimension is inactive (Q(h_i|X) is the prior whatever X is)."""
+    total = torch.zeros(model.latent_dim)
+    for i in range(0, len(images), batch_size):
+        mu, logvar = model.encode(images[i:i + batch_size])
+        total += losses.kl_per_dimension(mu, logvar).sum(0)
+    return total / max(1, len(images))
+
+
+@_no_grad
+def reconstruction_error(model, x, y=None):
+    """−log P(x_p | H = μ(X)) of every pixel, the Bernoulli decoder at the code's mean (B×1×28×28,
+    nats); it sums to the reconstruction term at H = μ(X)."""
+    mu, _ = model.encode(x, y)
+    return losses.bernoulli_nll_per_pixel(x, model.decode_logits(mu, x=x, y=y))
+
+
+# --- the conditional VAE's style and label, one at a time --------------------------------------
+
+@_no_grad
+def decode_each_label(cvae: CVAE, h):
+    """Hold the style, sweep the label: one code H decoded with every label, f(H, Y) for
+    Y = 0 … 9 (10×1×28×28)."""
+    h = torch.as_tensor(h, dtype=torch.float32).reshape(1, -1)
+    labels = torch.arange(cvae.num_classes)
+    return cvae.decode(h.expand(len(labels), -1), labels)
+
+
+@_no_grad
+def style_sweep(cvae: CVAE, h, label, values):
+    """Hold the label, sweep the style: row i decodes H with its dimension i set to each of
+    `values` in turn, the other dimensions held ((d·len(values))×1×28×28, row-major)."""
+    h = torch.as_tensor(h, dtype=torch.float32).reshape(-1)
+    values = torch.as_tensor(values, dtype=torch.float32)
+    codes = h.repeat(len(h) * len(values), 1)
+    for i in range(len(h)):
+        codes[i * len(values):(i + 1) * len(values), i] = values
+    return cvae.decode(codes, torch.full((len(codes),), int(label)))

@@ -27,6 +27,20 @@ def kl_to_standard_normal(mu, logvar):
     return 0.5 * (logvar.exp().sum(1) + mu.pow(2).sum(1) - k - logvar.sum(1))
 
 
+def kl_per_dimension(mu, logvar):
+    """Slide "VAE": KL[Q(H|X) ‖ N(0, I)] = ½ (tr Σ(X) + μ(X)ᵀμ(X) − k − log det Σ(X)) splits, for a
+    diagonal Σ = diag(σ²), into one term per dimension, KL_i = ½ (μ_i² + σ_i² − 1 − log σ_i²), which
+    sum to it; same shape as mu. A dimension whose KL_i stays near 0 for every X carries nothing
+    about X: Q(h_i|X) is the prior there."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
+
+
+def bernoulli_nll_per_pixel(x, logits):
+    """−log P(x_p|H) of each pixel for a Bernoulli decoder, −[x_p log p_p + (1 − x_p) log(1 − p_p)]
+    with p = sigmoid(logits); same shape as x. Summed over pixels it is `bernoulli_nll`."""
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+
+
 def negative_elbo(x, logits, mu, logvar):
     """Slide "VAE": ELBO = E_{H∼Q}[log P(X|H)] − KL[Q(H|X) ‖ N(0, I)]; returns −ELBO per image
     (one-sample estimate of the expectation), in nats."""

@@ -1,8 +1,11 @@
-"""A picture or a drawing's ink → an MNIST digit, made the way MNIST was made.
+"""A picture or a drawing's ink → an MNIST digit, made the way MNIST was made; a product
+photo → a Fashion-MNIST item, made the way Fashion-MNIST was made.
 
 MNIST (LeCun et al.): white ink on black, 28×28; the ink's bounding box is scaled to fit a
 20×20 box keeping its aspect ratio, then pasted so that its centre of mass sits at the centre of
-the 28×28 field. Bad input raises `InputError` (a `ValueError`) with a sentence for the user.
+the 28×28 field. Fashion-MNIST (Xiao et al. 2017): the product photo is trimmed to the object,
+its longer side scaled to 28 pixels, centred on the 28×28 field, negated and made grey
+(`from_photo`). Bad input raises `InputError` (a `ValueError`) with a sentence for the user.
 
 Pictures cost bounded memory whatever their file size: a picture that would take more than
 `MAX_DECODED_BYTES` once decoded in its own mode is refused before decoding (a JPEG is first set
@@ -19,6 +22,7 @@ import torch.nn.functional as F
 
 SIZE, BOX = 28, 20
 INK = 0.1                 # intensity above which a pixel counts as ink for the bounding box
+TRIM = 0.05               # a photo's pixels this close to the background's grey are trimmed away
 MIN_CONTRAST = 0.15       # a picture whose ink is fainter than this is taken as blank
 MAX_DECODED_BYTES = 64 * 2**20   # larger pictures, once decoded, are refused before decoding
 WORK_SIDE = 512           # larger pictures are shrunk to this before the ink is found
@@ -102,6 +106,56 @@ def mnist_style(ink, blank_message="The picture is blank: draw a digit."):
     out = torch.zeros(1, 1, SIZE, SIZE)
     out[0, 0, top:top + size[0], left:left + size[1]] = digit
     return out
+
+
+def from_photo(image):
+    """A product photo (path, bytes, PIL image or array; any size or mode) → 1×28×28 in [0, 1],
+    made as Fashion-MNIST's items were: grey; negated where the background (the median of the
+    border pixels) is light, so that the object is bright on black; trimmed to the object's
+    bounding box; its longer side scaled to 28 pixels keeping the aspect ratio; centred on a
+    28×28 black field. Transparent parts count as white background. A 28×28 picture is taken
+    as a Fashion-MNIST item as it is, only made grey (an item that fills its field has no
+    background to judge by)."""
+    if image is None:
+        raise InputError("No image was given: upload a photo of the object.")
+    gray = _photo_gray(shrink(open_image(image)))
+    if gray.shape == (SIZE, SIZE):
+        return torch.from_numpy(np.ascontiguousarray(gray))[None].float()
+    background = float(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
+    if background > 0.5:                   # an object on a light background: negate
+        gray, background = 1.0 - gray, 1.0 - background
+    item = np.clip((gray - background) / max(1.0 - background, 1e-6), 0.0, 1.0)
+    rows, cols = np.nonzero(item > TRIM)
+    if len(rows) == 0 or float(item.max()) < MIN_CONTRAST:
+        raise InputError("The image is blank: it shows no object (no contrast with its background).")
+    crop = torch.from_numpy(np.ascontiguousarray(item[rows.min():rows.max() + 1, cols.min():cols.max() + 1]))
+    h, w = crop.shape
+    scale = SIZE / max(h, w)
+    size = (min(SIZE, max(1, round(h * scale))), min(SIZE, max(1, round(w * scale))))
+    fitted = F.interpolate(crop[None, None], size=size, mode="bilinear", antialias=True,
+                           align_corners=False)[0, 0].clamp(0, 1)
+    out = torch.zeros(1, SIZE, SIZE)
+    top, left = (SIZE - size[0]) // 2, (SIZE - size[1]) // 2
+    out[0, top:top + size[0], left:left + size[1]] = fitted
+    return out
+
+
+def _photo_gray(pil):
+    """A decoded picture → grey levels in [0, 1] (H×W float32), transparency laid on white."""
+    from PIL import Image
+
+    if pil.mode in ("P", "PA"):
+        pil = pil.convert("RGBA" if "transparency" in pil.info or pil.mode == "PA" else "RGB")
+    if pil.mode in ("RGBA", "LA", "La", "RGBa"):
+        white = Image.new("RGBA", pil.size, (255, 255, 255, 255))
+        pil = Image.alpha_composite(white, pil.convert("RGBA")).convert("RGB")
+    if pil.mode.startswith("I") or pil.mode == "F":
+        gray = np.asarray(pil, dtype=np.float32)
+        lo, hi = float(gray.min()), float(gray.max())
+        return (gray - lo) / (hi - lo) if hi > lo else np.zeros_like(gray)
+    if pil.mode != "L":
+        pil = pil.convert("L") if pil.mode in ("1", "RGB") else pil.convert("RGB").convert("L")
+    return np.asarray(pil, dtype=np.float32) / 255.0
 
 
 def _place(offset, length):

@@ -142,6 +142,7 @@ class GANTrainer(Trainer):
     use the live weights."""
     hyper = ("ema_decay", "certainty_weight")
     stateful = ("opt_g", "opt_d", "class_head", "ema")
+    timelapse = True   # the run films G's samples and D's mean scores (`deepgen.timelapse`)
     ema_decay = 0.999
     certainty_weight = 1.0
 

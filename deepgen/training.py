@@ -15,6 +15,7 @@ from . import __version__
 from . import data as D
 from . import distributed
 from . import recipes
+from .timelapse import JUDGED, TimeLapse, schedule
 
 
 @dataclass
@@ -120,6 +121,9 @@ class Run:
         self.steps = config.epochs * len(self.batches)
         self.trainer = recipe.trainer(self.model, config.lr, self.steps, **config.trainer_args)
         self.epoch, self.step, self.metrics = 0, 0, {}
+        # a trainer that says so gets a time-lapse of its run; `checkpoint.save` writes the model's
+        self.timelapse = TimeLapse(schedule(self.steps)) if getattr(self.trainer, "timelapse", False) else None
+        self.model.timelapse = self.timelapse
 
     @property
     def finished(self):
@@ -132,6 +136,8 @@ class Run:
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.amp and "cuda" in str(self.device) \
             else nullcontext()
         start, sums, count = time.time(), {}, 0
+        if self.timelapse is not None and self.timelapse.due(self.step):
+            self._film()                                             # step 0: the untrained generator
         while self.epoch < last_epoch:
             epoch = self.epoch + 1
             if hasattr(self.batches.sampler, "set_epoch"):
@@ -147,14 +153,18 @@ class Run:
                 if not all(math.isfinite(v) for v in logs.values()):
                     raise FloatingPointError(f"training diverged at step {self.step}: {logs}")
                 epoch_end = i == len(self.batches)
+                done = epoch_end and epoch == config.epochs
+                if self.timelapse is not None and self.timelapse.due(self.step) and not done:
+                    self._film()
                 if self.step % log_every and not epoch_end:
                     continue
-                done = epoch_end and epoch == config.epochs
                 if epoch_end:
                     self.epoch = epoch
                 if done:
                     distributed.broadcast_buffers(model)
                     self.metrics = trainer.finish(self.images, self.labels)
+                    if self.timelapse is not None and self.timelapse.due(self.step):
+                        self._film()                                 # the last frame: the model handed out
                 model.eval()
                 preview = trainer.preview(x, y) if epoch_end and distributed.is_main() else None
                 if not done:
@@ -163,12 +173,23 @@ class Run:
                             preview, model, time.time() - start, epoch_end, done)
                 sums, count = {}, 0
 
+    def _film(self):
+        """Add the current step to the time-lapse: the model in eval mode, D judging the first
+        training digits (no random numbers drawn, so the run goes on exactly as without it)."""
+        was = self.model.training
+        self.model.eval()
+        self.timelapse.film(self.step, self.model, self.images[:JUDGED].to(self.device))
+        self.model.train(was)
+
     def state_dict(self):
         """What `load_state_dict` needs to continue this run exactly (taken at the end of an epoch)."""
-        return {"config": self.config.to_dict(), "epoch": self.epoch, "step": self.step,
-                "model": self.model.state_dict(), "trainer": self.trainer.state_dict(),
-                "rng": torch.get_rng_state(), "loader_rng": self.batches.generator.get_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+        state = {"config": self.config.to_dict(), "epoch": self.epoch, "step": self.step,
+                 "model": self.model.state_dict(), "trainer": self.trainer.state_dict(),
+                 "rng": torch.get_rng_state(), "loader_rng": self.batches.generator.get_state(),
+                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+        if self.timelapse is not None:
+            state["timelapse"] = self.timelapse.state_dict()
+        return state
 
     def load_state_dict(self, state):
         self.epoch, self.step = state["epoch"], state["step"]
@@ -178,6 +199,8 @@ class Run:
         self.batches.generator.set_state(state["loader_rng"])
         if state["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
+        if self.timelapse is not None and "timelapse" in state:
+            self.timelapse.load_state_dict(state["timelapse"])
 
 
 def _start_from(model, source):

@@ -187,6 +187,10 @@ def test_a_run_stopped_after_one_epoch_and_resumed_gives_the_same_weights(name, 
         for k in expected:
             assert torch.equal(expected[k], got[k]), k
         assert second.metrics == straight.metrics
+        assert (straight.timelapse is None) == (name != "gan")
+        if straight.timelapse is not None:    # the frames filmed before the stop are part of the state
+            expected, got = straight.timelapse.state_dict(), second.timelapse.state_dict()
+            assert all(torch.equal(expected[k], got[k]) for k in expected) and len(got["steps"]) == 9
     finally:
         torch.use_deterministic_algorithms(False)
 

@@ -1,4 +1,7 @@
-"""Widgets and helpers shared by the tabs: friendly errors, digit inputs, intro text."""
+"""Widgets and helpers shared by the tabs: friendly errors, digit inputs, intro text.
+
+Every callback that shows data takes the visitor's data set (the value of the app's data-set
+switch, a name from `deepgen.data.DATASETS`); nothing here keeps it between calls."""
 import functools
 import hashlib
 import io
@@ -16,7 +19,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from deepgen import CheckpointError, DataMissing
-from deepgen.preprocess import NOT_AN_IMAGE, InputError, from_image
+from deepgen import data as D
+from deepgen.preprocess import NOT_AN_IMAGE, InputError, from_image, from_photo
 
 from . import testset, uploads
 from .pictures import digit_image
@@ -68,13 +72,34 @@ def picture(x):
     return digit_image(x)
 
 
-def as_label(value):
-    """A true label as the label box holds it ("7", 7 or empty) → int 0–9 or None."""
+def as_dataset(value):
+    """The data-set switch's value (None or "": MNIST) → a name in `deepgen.data.DATASETS`;
+    InputError naming the choices otherwise."""
+    try:
+        return D.get(value or D.DEFAULT).name
+    except ValueError as exc:
+        raise InputError(str(exc)[0].upper() + str(exc)[1:] + ".") from None
+
+
+def class_names(dataset=D.DEFAULT):
+    """The name of each class of `dataset` by label ("0"–"9" for MNIST)."""
+    return list(D.class_names(as_dataset(dataset)))
+
+
+def as_label(value, dataset=D.DEFAULT):
+    """A true label as the label box holds it ("7", 7, a class name such as "Trouser", or empty)
+    → int 0–9 or None."""
     if value is None or str(value).strip() == "":
         return None
+    names = class_names(dataset)
+    if str(value).strip() in names:
+        return names.index(str(value).strip())
     number = _whole(value)
-    if number is None or not 0 <= number <= 9:
-        raise InputError(f"A label is a digit 0–9, not '{_shown(value)}'.")
+    if number is None or not 0 <= number < len(names):
+        if names == [str(d) for d in range(len(names))]:
+            raise InputError(f"A label is a digit 0–{len(names) - 1}, not '{_shown(value)}'.")
+        raise InputError(f"A label is a class ({', '.join(names)}) or its number 0–{len(names) - 1}, "
+                         f"not '{_shown(value)}'.")
     return number
 
 
@@ -112,11 +137,22 @@ def _shown(value, limit=40):
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def as_digit(image):
-    """A value of a digit image component (PIL, array, path) → 1×1×28×28; InputError if none."""
+def how_to_give(dataset=D.DEFAULT):
+    """What a tab asks for: "draw one, upload one or pick a test digit" and the like."""
+    ds = D.get(as_dataset(dataset))
+    if ds.input == "draw":
+        return f"draw one, upload one or pick a test {ds.noun}"
+    return f"upload a photo or pick a test {ds.noun}"
+
+
+def as_digit(image, dataset=D.DEFAULT):
+    """A value of a digit image component (PIL, array, path) → 1×1×28×28 made like `dataset`'s
+    images (an MNIST digit from a drawing or picture; a Fashion-MNIST item from a photo);
+    InputError if none."""
+    ds = D.get(as_dataset(dataset))
     if image is None:
-        raise InputError("There is no digit yet: draw one, upload one or pick a test digit.")
-    return from_image(image)
+        raise InputError(f"There is no {ds.noun} yet: {how_to_give(ds.name)}.")
+    return from_image(image) if ds.input == "draw" else from_photo(image)[None]
 
 
 def guarded(component):
@@ -250,69 +286,118 @@ def digit_output(label, height=140, **kw):
 # --- the three ways in: draw, upload, pick ----------------------------------------------------
 
 @friendly
-def prepare_sketch(sketch):
-    """Sketchpad value → (28×28 MNIST-style digit, no true label)."""
+def prepare_sketch(sketch, dataset=D.DEFAULT):
+    """Sketchpad value → (28×28 MNIST-style digit, no true label). Drawing is for data sets of
+    drawn images (MNIST); the others take a photo or a test image."""
+    ds = D.get(as_dataset(dataset))
+    if ds.input != "draw":
+        raise InputError(f"{ds.title} has no drawings: {how_to_give(ds.name)}.")
     return picture(from_sketch(sketch)), None
 
 
-def sketch_changed(sketch):
+def sketch_changed(sketch, dataset=D.DEFAULT):
     """`prepare_sketch` for the canvas's change event, which also fires (with no picture) when the
     canvas is cleared: then the chain stops quietly; a drawn-then-erased canvas still says so."""
     if sketch is None or (isinstance(sketch, dict) and sketch.get("composite") is None):
         raise gr.Error("The canvas is empty.", visible=False, print_exception=False)
-    return prepare_sketch(sketch)
+    return prepare_sketch(sketch, dataset)
 
 
 @friendly
-def prepare_upload(image):
-    """Uploaded picture → (28×28 MNIST-style digit, no true label)."""
-    return picture(from_image(image)), None
+def prepare_upload(image, dataset=D.DEFAULT):
+    """Uploaded picture → (28×28 image made like `dataset`'s, no true label): an MNIST-style digit,
+    or a product photo made Fashion-MNIST-like (`deepgen.preprocess.from_photo`)."""
+    ds = D.get(as_dataset(dataset))
+    return picture(from_image(image) if ds.input == "draw" else from_photo(image)), None
 
 
 @friendly
-def pick_test_digit(index):
-    """Test-set index (or "random") → (28×28 digit, its true label, its index)."""
-    x, label, index = testset.digit(index)
-    return picture(x), str(label), index
+def pick_test_digit(index, dataset=D.DEFAULT):
+    """Test-set index (or "random") → (28×28 image, the name of its class, its index)."""
+    dataset = as_dataset(dataset)
+    x, label, index = testset.digit(index, dataset)
+    return picture(x), class_names(dataset)[label], index
 
 
-def pick_random():
-    return pick_test_digit("random")
+def pick_random(dataset=D.DEFAULT):
+    return pick_test_digit("random", dataset)
+
+
+def input_texts(dataset, label="Digit", pad_label="Draw a digit"):
+    """The labels of a DigitInput's parts for `dataset` (MNIST keeps the digit wording)."""
+    ds = D.get(as_dataset(dataset))
+    if ds.input == "draw":
+        upload, shown = f"Upload a picture of a {ds.noun}", label
+    else:
+        upload = f"Upload a photo of a {ds.noun} ({', '.join(ds.classes[:3])}, …)"
+        shown = label.replace("digit", ds.noun).replace("Digit", ds.noun.capitalize())
+    return {"pad": pad_label, "upload": upload, "index": f"{ds.title} test {ds.noun} (0–9999)",
+            "shown": f"{shown}: 28×28 input", "info": f"test {ds.noun}s only"}
 
 
 class DigitInput:
-    """Draw, upload or pick a test digit. `digit` shows the 28×28 input the models see and
-    `label` holds the true label of a picked test digit (None otherwise)."""
+    """Draw, upload or pick a test image of the visitor's data set. `digit` shows the 28×28 input
+    the models see and `label` holds the class name of a picked test image (None otherwise).
 
-    def __init__(self, name, label="Digit", api=False, pad_label="Draw a digit"):
-        self.name = name
+    With the app's data-set switch (`dataset`, a component), the pickers read that set's test
+    set, uploads are made like its images, and a switch shows test image `start` of the new set
+    (drawing is offered only for data sets of drawings: MNIST)."""
+
+    def __init__(self, name, label="Digit", api=False, pad_label="Draw a digit", dataset=None, start=0, tab=None,
+                 landing=False):
+        """`tab`: the app's tab this input sits in (`landing`: the tab the page opens on), which
+        `follow` needs to bring the input up to date with the switch."""
+        self.name, self.start, self.texts = name, start, (label, pad_label)
         visibility = "public" if api else "private"
-        with gr.Tabs():
-            with gr.Tab("Draw"):
+        texts = input_texts(D.DEFAULT, label, pad_label)
+        extra = [dataset] if dataset is not None else []
+        with gr.Tabs(selected="draw") as self.tabs:
+            with gr.Tab("Draw", id="draw") as self.draw_tab:
                 self.sketch = sketchpad(pad_label)
-            with gr.Tab("Upload"):
-                self.upload = image_box(label="Upload a picture of a digit", type="pil", image_mode=None,
+            with gr.Tab("Upload", id="upload"):
+                self.upload = image_box(label=texts["upload"], type="pil", image_mode=None,
                                         sources=["upload", "clipboard"], format="png", height=280)
-            with gr.Tab("Test set"):
-                self.index = gr.Number(label="MNIST test digit (0–9999)", value=0, precision=0)
+            with gr.Tab("Test set", id="test"):
+                self.index = gr.Number(label=texts["index"], value=0, precision=0)
                 with gr.Row():
                     self.show = gr.Button("Show this one", size="md")
                     self.random = gr.Button("Random", size="md", variant="secondary")
         with gr.Row(equal_height=True):
-            self.digit = digit_output(f"{label}: 28×28 input", height=120, scale=3, min_width=120)
-            self.label = gr.Textbox(label="true label", info="test digits only", interactive=False,
+            self.digit = digit_output(texts["shown"], height=120, scale=3, min_width=120)
+            self.label = gr.Textbox(label="true label", info=texts["info"], interactive=False,
                                     scale=1, min_width=90, placeholder="–")
         out = [self.digit, self.label]
         self.events = [
-            self.sketch.change(sketch_changed, self.sketch, out, trigger_mode="always_last",
+            self.sketch.change(sketch_changed, [self.sketch, *extra], out, trigger_mode="always_last",
                                show_progress="hidden", api_name=f"{name}_sketch", api_visibility=visibility),
-            self.upload.upload(prepare_upload, self.upload, out, api_name=f"{name}_upload",
+            self.upload.upload(prepare_upload, [self.upload, *extra], out, api_name=f"{name}_upload",
                                api_visibility=visibility, **KEEP),
-            self.show.click(pick_test_digit, self.index, [*out, self.index], api_name=f"{name}_pick",
+            self.show.click(pick_test_digit, [self.index, *extra], [*out, self.index], api_name=f"{name}_pick",
                             api_visibility=visibility, **KEEP),
-            self.random.click(pick_random, None, [*out, self.index], api_visibility="private", **KEEP),
+            self.random.click(pick_random, extra, [*out, self.index], api_visibility="private", **KEEP),
         ]
+        if dataset is not None:
+            self.events += follow(tab, dataset, self.switch, [self.draw_tab, self.tabs, self.upload, self.index, *out],
+                                  landing=landing)
         self.sketch.clear(lambda: (None, None), None, out, api_visibility="private")
+
+    def switch(self, dataset, request=None):
+        """The input for a newly chosen data set: drawing offered only for drawn data sets (for
+        the others the Draw tab is disabled and the test-set picker shown), labels in its words,
+        and its test image `start` picked (the tab's models then run on it)."""
+        dataset = as_dataset(dataset)
+        draws = D.get(dataset).input == "draw"
+        texts = input_texts(dataset, *self.texts)
+        try:
+            image, label, _ = pick_test_digit(self.start, dataset)
+        except gr.Error:                      # the test set is missing: the tab's notice says so
+            image, label = None, None
+        # (a Tab's visibility cannot change once the page is drawn; its being enabled can)
+        return (gr.update(interactive=draws, label="Draw" if draws else "Draw (digits only)"),
+                gr.update(selected="draw" if draws else "test"),
+                gr.update(label=texts["upload"], value=None), gr.update(label=texts["index"], value=self.start),
+                gr.update(label=texts["shown"], value=image),
+                gr.update(value=label, info=texts["info"]))
 
     def then(self, fn, inputs, outputs, api_name=None, **kw):
         """Run fn after every way of setting the digit; the first listener carries `api_name`."""
@@ -325,18 +410,77 @@ class DigitInput:
         self.sketch.clear(blank, None, outputs, api_visibility="private")
 
 
-def notice(slots, needs_testset=False, session=None):
-    """Markdown naming what a tab lacks (a missing checkpoint, the test set), or ''."""
+FOLLOW = "follow"        # the concurrency id of `follow`'s quick events
+
+
+def _quiet():
+    """The error that ends an event without a word, so that nothing chained to it runs."""
+    return gr.Error("Nothing to do.", visible=False, print_exception=False)
+
+
+def follow(tab, dataset, fn, outputs, inputs=(), landing=False):
+    """Keep part of a tab in step with the app's data-set switch: `fn(dataset, *inputs,
+    request=...)` gives `outputs` for a newly chosen data set.
+
+    Gradio puts a tab's components into the page only when the tab is first opened, and drops
+    the updates sent to them before. So a switch updates the part at once where the page holds
+    it (the `landing` tab, or a tab opened before), and otherwise opening the tab brings it up to
+    date; per visitor, two States remember which data set the part shows and whether the page
+    holds it. Returns the two events (switch, open) for `.success` chains, which run only when
+    the part changed. Without a `tab`, every switch updates the part.
+
+    `fn` should be quick (words, a test image): these events run outside the app's limit on
+    model work (concurrency id `FOLLOW`), so that a tab's words change at once; chain model work
+    to the events."""
+    shown = gr.State(D.DEFAULT)
+    on_page = gr.State(landing or tab is None)
+    outputs, inputs = list(outputs), list(inputs)
+
+    def result(dataset, args, request):
+        if fn is None:
+            return dataset
+        values = fn(dataset, *args, request=request)
+        return (*(values if len(outputs) > 1 else (values,)), dataset)
+
+    def switched(request: gr.Request, dataset, page_holds_it, showing, *args):
+        dataset = as_dataset(dataset)
+        if not page_holds_it or dataset == showing:
+            raise _quiet()
+        return result(dataset, args, request)
+
+    def opened(request: gr.Request, dataset, showing, *args):
+        dataset = as_dataset(dataset)
+        if dataset == showing:
+            raise _quiet()
+        return result(dataset, args, request)
+
+    options = {"api_visibility": "private", "show_progress": "hidden", "concurrency_id": FOLLOW,
+               "concurrency_limit": None}
+    events = [dataset.change(switched, [dataset, on_page, shown, *inputs], [*outputs, shown], **options)]
+    if tab is not None:
+        tab.select(lambda: True, None, on_page, **options)
+        events.append(tab.select(opened, [dataset, shown, *inputs], [*outputs, shown], **options))
+    return events
+
+
+def when_switched(tab, dataset, landing=False):
+    """The event to chain a tab's own redrawing to after a switch: it goes on only where the page
+    holds the tab's components (a tab not opened yet redraws as it opens; see `follow`)."""
+    return follow(tab, dataset, None, [], landing=landing)[0]
+
+
+def notice(slots, needs_testset=False, session=None, dataset=D.DEFAULT):
+    """Markdown naming what a tab lacks on `dataset` (a missing checkpoint, the test set), or ''."""
     from . import registry
     lines = []
     for slot in slots:
         try:
-            registry.get(slot, session)
+            registry.get(slot, session, dataset)
         except ModelMissing as exc:
             lines.append(f"**Missing:** {exc}")
     if needs_testset:
         try:
-            testset.tensors()
+            testset.tensors(dataset)
         except testset.TestSetMissing as exc:
             lines.append(f"**Missing:** {exc}")
     return "\n\n".join(lines)

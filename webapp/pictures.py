@@ -112,12 +112,15 @@ class Frame:
         return self.lo + (px - self.pad) / self.scale, self.lo + (self.size - self.pad - py) / self.scale
 
 
-def scatter(points, labels, frame, radius=1.6, title=None):
-    """A scatter plot of 2-D points coloured by digit, with axes ticks and, below, a legend (PIL RGB
-    image, frame.size wide and LEGEND pixels taller than wide)."""
+def scatter(points, labels, frame, radius=1.6, title=None, names=None):
+    """A scatter plot of 2-D points coloured by class, with axes ticks and, below, a legend naming
+    each class (`names`, default the digits 0–9) (PIL RGB image, frame.size wide and LEGEND
+    pixels taller than wide for each row of the legend)."""
     from PIL import Image, ImageDraw
 
-    img = Image.new("RGB", (frame.size, frame.size + LEGEND), "white")
+    names = [str(n) for n in (names if names is not None else range(10))]
+    rows = _legend_rows(names, frame.size, font(11))
+    img = Image.new("RGB", (frame.size, frame.size + LEGEND * len(rows)), "white")
     draw, f = ImageDraw.Draw(img), font(11)
     p0, p1 = frame.pad, frame.size - frame.pad
     draw.rectangle([p0, p0, p1, p1], outline=(180, 180, 180))
@@ -132,14 +135,31 @@ def scatter(points, labels, frame, radius=1.6, title=None):
     for (x, y), c in zip(pts, np.asarray(labels)):
         px, py = frame.to_pixel(x, y)
         draw.ellipse([px - radius, py - radius, px + radius, py + radius], fill=PALETTE[int(c) % 10])
-    x, y = (frame.size - 10 * 26) / 2, frame.size + 2
-    for d in range(10):
-        draw.rectangle([x, y + 2, x + 9, y + 11], fill=PALETTE[d])
-        draw.text((x + 12, y), str(d), fill=(60, 60, 60), font=f)
-        x += 26
+    for r, row in enumerate(rows):
+        x, y = (frame.size - sum(w for _, w in row)) / 2, frame.size + 2 + LEGEND * r
+        for d, width in row:
+            draw.rectangle([x, y + 2, x + 9, y + 11], fill=PALETTE[d % 10])
+            draw.text((x + 12, y), names[d], fill=(60, 60, 60), font=f)
+            x += width
     if title:
         draw.text((p1 - draw.textlength(title, font=f), 4), title, fill=(60, 60, 60), font=f)
     return img
+
+
+def _legend_rows(names, width, f):
+    """The legend's entries [(class, width in pixels)] split into rows that fit `width` (one-digit
+    names take 26 pixels each, as they always did)."""
+    from PIL import ImageDraw, Image
+
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    entries = [(d, max(26, int(measure.textlength(n, font=f)) + 20)) for d, n in enumerate(names)]
+    rows, row = [], []
+    for entry in entries:
+        if row and sum(w for _, w in row) + entry[1] > width - 8:
+            rows.append(row)
+            row = []
+        row.append(entry)
+    return rows + [row] if row else rows or [[]]
 
 
 def mark(img, frame, points, names, colour=(0, 0, 0)):

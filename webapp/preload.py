@@ -1,33 +1,61 @@
 """Warm the app up in the background as soon as it serves, so that no visitor's first click waits
-for lazy loading: the bundled models, the MNIST test set and what is derived from them (test-set
+for lazy loading: the bundled models, the test sets and what is derived from them (test-set
 embeddings, the manifold grid, the scatter), and one run of each tab's callback.
 
 Tabs register their warm-up while the app is built (`register`, in tab order: the landing tab
-first); `start()` runs them once, on one daemon thread. A request that comes before its model is
-ready waits for the same load: the registry loads each model, and computes each cached value,
-once under a lock. Nothing starts at import, so tests and scripts that only build the app load
-nothing behind their back.
+first); `start()` runs them once, on one daemon thread: every tab on MNIST first, then, for the
+other data sets, the tabs whose warm-up takes a data set (`each_dataset`), skipping data sets
+with no bundled checkpoint at all. So the MNIST models are ready as fast as before. A request
+that comes before its model is ready waits for the same load: the registry loads each model,
+and computes each cached value, once under a lock. Nothing starts at import, so tests and
+scripts that only build the app load nothing behind their back.
 """
 import logging
+import os
 import threading
 
 import numpy as np
 
+from deepgen import data, recipes
+
 log = logging.getLogger("deepgen.app")
 
-_tasks = []             # (name, fn) in the order they run
+ENV_VAR = "DEEPGEN_PRELOAD"
+_tasks = []             # (name, fn, each_dataset) in the order they run
 _thread = None
 _lock = threading.Lock()
 
 
-def register(name, fn):
-    """Run `fn()` when the app warms up (its errors are logged, never raised)."""
-    _tasks.append((name, fn))
+def register(name, fn, each_dataset=False):
+    """Run `fn()` when the app warms up, or with `each_dataset` `fn(dataset)` for MNIST and then,
+    after every tab's MNIST warm-up, for each other data set that has a bundled checkpoint (its
+    errors are logged, never raised)."""
+    _tasks.append((name, fn, each_dataset))
+
+
+def plan(datasets=None):
+    """The warm-ups in the order they run: [(name, fn, dataset or None)]. MNIST's (and the
+    warm-ups that take no data set) come first, then each other data set's."""
+    datasets = [d for d in (datasets if datasets is not None else data.DATASETS) if d != data.DEFAULT]
+    first = [(name, fn, data.DEFAULT if each else None) for name, fn, each in _tasks]
+    later = [(name, fn, d) for d in datasets for name, fn, each in _tasks if each]
+    return first + later
+
+
+def has_checkpoints(dataset):
+    """Whether any bundled checkpoint of `dataset` is there to warm."""
+    from . import registry
+    root = registry.checkpoint_dir()
+    return any((recipes.bundled_path(name, dataset, root=root) / "config.json").is_file()
+               for name in recipes.RECIPES)
 
 
 def start():
-    """Start warming up (once per process); returns the thread."""
+    """Start warming up (once per process; never where `$DEEPGEN_PRELOAD` is 0, as for tests that
+    time the app's own answers); returns the thread, or None."""
     global _thread
+    if os.environ.get(ENV_VAR, "1").strip() == "0":
+        return None
     with _lock:
         if _thread is None:
             _thread = threading.Thread(target=_run, name="deepgen-preload", daemon=True)
@@ -45,11 +73,17 @@ def wait(timeout=None):
 
 
 def _run():
-    for name, fn in list(_tasks):
+    present = {}
+    for name, fn, dataset in plan():
+        if dataset not in (None, data.DEFAULT):
+            if dataset not in present:
+                present[dataset] = has_checkpoints(dataset)
+            if not present[dataset]:
+                continue
         try:
-            fn()
+            fn() if dataset is None else fn(dataset)
         except Exception as exc:  # noqa: BLE001 - a missing model is named by its tab, not here
-            log.info("warm-up of %s skipped: %s", name, exc)
+            log.info("warm-up of %s (%s) skipped: %s", name, dataset or "mnist", exc)
 
 
 def sample_digit():

@@ -1,11 +1,14 @@
 """The models the app serves: the bundled ones, shared and read-only, and each visitor's own.
 
-A bundled slot is filled lazily from `$DEEPGEN_CHECKPOINTS/<slot>` (default `./checkpoints`)
-and never replaced from the web. What a visitor trains, loads or uploads is kept in their
-session (`webapp.session`) and seen by them alone: `get(slot, session)` gives the visitor's
-own model where there is one and the bundled one otherwise. A failed load keeps what was
-there. Derived data (test-set embeddings, plots) is cached per model object, so no session
-sees data derived from another session's model.
+There is a slot per (data set, recipe). A bundled slot is filled lazily from
+`recipes.bundled_path(recipe, dataset, root=$DEEPGEN_CHECKPOINTS)` (default `./checkpoints/<recipe>`
+for MNIST, `./checkpoints/<dataset>/<recipe>` for the others) and never replaced from the web.
+What a visitor trains, loads or uploads is kept in their session (`webapp.session`) and seen by
+them alone: `get(slot, session, dataset)` gives the visitor's own model where there is one and
+the bundled one otherwise. A model serves only the data set it was trained on. A failed load
+keeps what was there. Derived data (test-set embeddings, plots) is cached per model object, so no
+session sees data derived from another session's model, and each model's data comes from its
+own data set (`dataset_of`).
 """
 import os
 import secrets
@@ -19,6 +22,7 @@ import torch
 
 import deepgen
 from deepgen import CheckpointError, recipes
+from deepgen import data as D
 from deepgen.checkpoint import save_zip
 
 from . import public
@@ -35,9 +39,9 @@ class ModelMissing(LookupError):
     """No usable model in a slot; the message says how to get one."""
 
 
-STORE = SessionStore()   # each visitor's own models
-_models = {}             # slot -> bundled model in eval mode
-_failures = {}           # slot -> (folder state, message) of the last failed automatic load
+STORE = SessionStore()   # each visitor's own models, by (session, (data set, slot))
+_models = {}             # (data set, slot) -> bundled model in eval mode
+_failures = {}           # (data set, slot) -> (folder state, message) of the last failed automatic load
 _cache = weakref.WeakKeyDictionary()   # model -> {key: value}; goes with the model
 _computing = weakref.WeakKeyDictionary()   # model -> {key: lock held while that value is computed}
 _exports = weakref.WeakKeyDictionary()    # model -> its checkpoint zip
@@ -53,8 +57,27 @@ def session_of(request):
     return getattr(request, "session_hash", None) if request is not None else None
 
 
-def train_command(slot):
-    return f"python -m train {slot} --out checkpoints/{slot}"
+def dataset_name(dataset=None):
+    """The data set a UI value names (None or "": MNIST); ValueError listing the names otherwise."""
+    return D.get(dataset or D.DEFAULT).name
+
+
+def dataset_of(model):
+    """The name of the data set `model` was trained on."""
+    return D.dataset_of(model).name
+
+
+def train_command(slot, dataset=D.DEFAULT):
+    """The command that trains the bundled checkpoint of `slot` on `dataset`."""
+    dataset = dataset_name(dataset)
+    folder = recipes.bundled_path(slot, dataset).as_posix()
+    option = "" if dataset == D.DEFAULT else f" --dataset {dataset}"
+    return f"python -m train {slot}{option} --out {folder}"
+
+
+def _name(slot, dataset):
+    """How a message names a slot: 'vae', or 'vae' for Fashion-MNIST."""
+    return f"'{slot}'" if dataset == D.DEFAULT else f"'{slot}' for {D.get(dataset).title}"
 
 
 def slot_for(name, loss=None):
@@ -62,11 +85,17 @@ def slot_for(name, loss=None):
     return name
 
 
-def check(slot, model):
-    """Raise ValueError unless `model` can serve `slot` (its recipe says what it needs)."""
+def check(slot, model, dataset=None):
+    """Raise ValueError unless `model` can serve `slot` (its recipe says what it needs) on
+    `dataset` (None: any data set deepgen knows)."""
     if slot not in SLOTS:
         raise ValueError(f"unknown slot '{slot}'; choose one of {', '.join(SLOTS)}")
     recipes.get(slot).check(model)
+    trained_on = D.dataset_of(model)
+    if dataset is not None and trained_on.name != dataset_name(dataset):
+        wanted = D.get(dataset).title
+        raise ValueError(f"this {model.kind} was trained on {trained_on.title}, not {wanted}: switch the data "
+                         f"set to {trained_on.title} to use it, or give a checkpoint trained on {wanted}")
 
 
 def _folder_state(folder):
@@ -76,52 +105,56 @@ def _folder_state(folder):
         return None
 
 
-def bundled(slot):
-    """The bundled model of `slot`, loaded on first use (a caller that comes during the load
-    waits for it); else ModelMissing."""
-    model = _models.get(slot)
+def bundled(slot, dataset=D.DEFAULT):
+    """The bundled model of `slot` on `dataset`, loaded on first use (a caller that comes during
+    the load waits for it); else ModelMissing, whose message says how to train one."""
+    dataset = dataset_name(dataset)
+    key = (dataset, slot)
+    model = _models.get(key)
     if model is not None:           # loaded: no waiting behind another slot's load
         return model
     with _lock:
-        if slot in _models:
-            return _models[slot]
+        if key in _models:
+            return _models[key]
         if slot not in SLOTS:
             raise ModelMissing(f"unknown model '{slot}'")
-        folder = checkpoint_dir() / slot
+        folder = recipes.bundled_path(slot, dataset, root=checkpoint_dir())
         state = _folder_state(folder)
-        failed = _failures.get(slot)
+        failed = _failures.get(key)
         if failed and failed[0] == state:
             raise ModelMissing(failed[1])
         try:
             if state is None:
                 raise FileNotFoundError
             model = deepgen.load(folder)
-            check(slot, model)
+            check(slot, model, dataset)
             model = for_serving(model)
         except (FileNotFoundError, CheckpointError, ValueError) as exc:
-            message = (f"Checkpoint '{slot}' is missing — train it with `{train_command(slot)}` "
+            command = train_command(slot, dataset)
+            message = (f"Checkpoint {_name(slot, dataset)} is missing — train it with `{command}` "
                        "(or load one in the Models tab).") if state is None else (
-                       f"Checkpoint '{slot}' in {folder} cannot be used ({exc}) — retrain it with "
-                       f"`{train_command(slot)}` (or load one in the Models tab).")
-            _failures[slot] = (state, message)
+                       f"Checkpoint {_name(slot, dataset)} in {folder} cannot be used ({exc}) — retrain it "
+                       f"with `{command}` (or load one in the Models tab).")
+            _failures[key] = (state, message)
             raise ModelMissing(message) from None
-        _models[slot] = model
+        _models[key] = model
         return model
 
 
-def get(slot, session=None):
-    """The visitor's own model in `slot` if they have one, else the bundled one (ModelMissing
-    if neither is there)."""
+def get(slot, session=None, dataset=D.DEFAULT):
+    """The visitor's own model in `slot` on `dataset` if they have one, else the bundled one
+    (ModelMissing if neither is there)."""
+    dataset = dataset_name(dataset)
     if session is not None:
-        own = STORE.get(session, slot)
+        own = STORE.get(session, (dataset, slot))
         if own is not None:
             return own
-    return bundled(slot)
+    return bundled(slot, dataset)
 
 
-def own(slot, session):
-    """The visitor's own model in `slot`, or None."""
-    return STORE.get(session, slot) if session is not None else None
+def own(slot, session, dataset=D.DEFAULT):
+    """The visitor's own model in `slot` on `dataset`, or None."""
+    return STORE.get(session, (dataset_name(dataset), slot)) if session is not None else None
 
 
 def for_serving(model):
@@ -129,32 +162,34 @@ def for_serving(model):
     return model.eval().to(memory_format=torch.channels_last)
 
 
-def available(slot, session=None):
+def available(slot, session=None, dataset=D.DEFAULT):
     try:
-        get(slot, session)
+        get(slot, session, dataset)
         return True
     except ModelMissing:
         return False
 
 
-def put(slot, model, session=None):
-    """Make `model` the visitor's `slot` (checked first; TooLarge past their memory share).
-    Without a session (scripts, tests) it replaces the bundled model of the process."""
-    check(slot, model)
+def put(slot, model, session=None, dataset=None):
+    """Make `model` the visitor's `slot` on the data set it was trained on, which must be
+    `dataset` where one is given (checked first; TooLarge past their memory share). Without a
+    session (scripts, tests) it replaces the bundled model of the process."""
+    check(slot, model, dataset)
+    key = (dataset_of(model), slot)
     model = for_serving(model)
     if session is not None:
-        STORE.put(session, slot, model)
+        STORE.put(session, key, model)
         return model
     with _lock:
-        _models[slot] = model
-        _failures.pop(slot, None)
+        _models[key] = model
+        _failures.pop(key, None)
     return model
 
 
-def load_into(slot, source, session=None):
-    """Load a checkpoint folder, zip or Hub repo id into the visitor's `slot`; on any error what
-    was there stays. In public mode only Hub ids `owner/name` are read, without the host's
-    token, never a server path."""
+def load_into(slot, source, session=None, dataset=None):
+    """Load a checkpoint folder, zip or Hub repo id into the visitor's `slot` (on `dataset`, if
+    given: a checkpoint of another data set is refused); on any error what was there stays. In
+    public mode only Hub ids `owner/name` are read, without the host's token, never a server path."""
     source = (source or "").strip()
     if not source:
         raise ValueError("Give a Hub repo id (owner/name)." if public.enabled() else
@@ -163,23 +198,23 @@ def load_into(slot, source, session=None):
         model = deepgen.load(public.hub_id(source), public=True)
     else:
         model = deepgen.load(source)
-    return put(slot, model, session)
+    return put(slot, model, session, dataset)
 
 
-def load_upload(slot, path, session=None):
-    """Load an uploaded checkpoint zip into the visitor's `slot`."""
+def load_upload(slot, path, session=None, dataset=None):
+    """Load an uploaded checkpoint zip into the visitor's `slot` (on `dataset`, if given)."""
     if not path or not Path(path).is_file():
         raise ValueError("Upload a checkpoint zip first (one made by Save).")
     model = deepgen.load(path)
     model.source = f"uploaded {Path(path).name}"
-    return put(slot, model, session)
+    return put(slot, model, session, dataset)
 
 
-def export(slot, session=None):
-    """The visitor's model in `slot` as a checkpoint zip in a temporary folder (what
+def export(slot, session=None, dataset=D.DEFAULT):
+    """The visitor's model in `slot` on `dataset` as a checkpoint zip in a temporary folder (what
     `deepgen.load` and the upload read back). Nothing is written to the checkpoint folder, and
     a model is zipped once however often it is downloaded (until the zip expires)."""
-    model = get(slot, session)
+    model = get(slot, session, dataset)
     with _lock:
         path = _exports.get(model)
     if path is not None and path.exists():
@@ -188,7 +223,8 @@ def export(slot, session=None):
     prune_exports()
     folder = ZIP_DIR / secrets.token_hex(8)
     folder.mkdir(parents=True)
-    path = save_zip(model, folder / f"deepgen-{slot}.zip", command=config.get("command"),
+    name = slot if dataset_of(model) == D.DEFAULT else f"{dataset_of(model)}-{slot}"
+    path = save_zip(model, folder / f"deepgen-{name}.zip", command=config.get("command"),
                     metrics=getattr(model, "metrics", None), description=config.get("description"),
                     training=config.get("training"))
     with _lock:
@@ -235,9 +271,9 @@ def memo(model, key, compute):
         return value
 
 
-def cached(slot, key, compute, session=None):
-    """compute(model) for the model the visitor sees in `slot`, computed once per model."""
-    return memo(get(slot, session), key, compute)
+def cached(slot, key, compute, session=None, dataset=D.DEFAULT):
+    """compute(model) for the model the visitor sees in `slot` on `dataset`, computed once per model."""
+    return memo(get(slot, session, dataset), key, compute)
 
 
 def reset():

@@ -1,10 +1,11 @@
 """A 3-D view of unit embeddings on the sphere, drawn in the browser (no CDN, works offline).
 
 `viewer()` is a `gr.HTML` whose value is the dict `view()` makes: points on the unit sphere,
-their labels and test-set indices, marked points (A, B) and a ringed set (the neighbours of a
-picked digit). The page rotates (drag), zooms (wheel, buttons) and shows a digit's label, index and
-thumbnail on hover; a click fires the viewer's `pick` event with the test-set index. Thumbnails
-come once per page from one sprite sheet of the plotted test digits (`sprite`).
+their labels (and the names of the classes) and test-set indices, marked points (A, B) and a
+ringed set (the neighbours of a picked digit). The page rotates (drag), zooms (wheel, buttons) and
+shows a digit's class, index and thumbnail on hover; a click fires the viewer's `pick` event with
+the test-set index. Thumbnails come once per page and data set from one sprite sheet of the
+plotted test images (`sprite`).
 """
 import base64
 import io
@@ -14,21 +15,25 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from deepgen import data
+
 from . import testset
 from .pictures import PALETTE
 
 COLUMNS, CELL = 50, 28          # sprite sheet: thumbnails of test digits 0, 1, … row by row
 COLOURS = ["#%02x%02x%02x" % c for c in PALETTE]
 
-_sprites = {}                   # number of digits -> data URL
+_sprites = {}                   # (number of images, data set) -> data URL
 _lock = threading.Lock()
 
 
-def sprite_sheet(n):
-    """The first n test digits as one PNG data URL, COLUMNS thumbnails of CELL² pixels a row."""
+def sprite_sheet(n, dataset=data.DEFAULT):
+    """The first n test images of `dataset` as one PNG data URL, COLUMNS thumbnails of CELL²
+    pixels a row."""
+    dataset = data.get(dataset).name
     with _lock:
-        if n not in _sprites:
-            images = (testset.first(n)[0][:, 0].numpy() * 255).round().astype(np.uint8)
+        if (n, dataset) not in _sprites:
+            images = (testset.first(n, dataset)[0][:, 0].numpy() * 255).round().astype(np.uint8)
             rows = -(-len(images) // COLUMNS)
             sheet = np.zeros((rows * CELL, COLUMNS * CELL), np.uint8)
             for i, image in enumerate(images):
@@ -36,14 +41,18 @@ def sprite_sheet(n):
                 sheet[r * CELL:(r + 1) * CELL, c * CELL:(c + 1) * CELL] = image
             buffer = io.BytesIO()
             Image.fromarray(sheet).save(buffer, format="PNG", compress_level=6)
-            _sprites[n] = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-        return _sprites[n]
+            _sprites[n, dataset] = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+        return _sprites[n, dataset]
 
 
-def view(points, labels, indices, marks=(), ring=(), picked=None, sprite_size=0):
+def view(points, labels, indices, marks=(), ring=(), picked=None, sprite_size=0, names=None,
+         dataset=data.DEFAULT):
     """The viewer's value: points N×3 (unit length), their labels and test-set indices, marks
-    [(name, xyz)], the ringed test-set indices and the picked one."""
+    [(name, xyz)], the ringed test-set indices and the picked one; the name of each class
+    (default: the digits) and the data set whose test images the thumbnails show."""
     return {
+        "names": [str(n) for n in (names if names is not None else range(10))],
+        "dataset": data.get(dataset).name,
         "points": np.round(np.asarray(points, dtype=np.float64), 4).tolist(),
         "labels": [int(v) for v in labels],
         "index": [int(v) for v in indices],
@@ -59,7 +68,7 @@ TEMPLATE = """
 <div class="sphere-view">
   <canvas aria-label="3-D view of the test embeddings on the unit sphere"></canvas>
   <div class="legend">""" + "".join(
-    f'<span><i style="background:{c}"></i>{d}</span>' for d, c in enumerate(COLOURS)) + """</div>
+    f'<span><i style="background:{c}"></i><span>{d}</span></span>' for d, c in enumerate(COLOURS)) + """</div>
   <div class="zoom">
     <button type="button" data-zoom="1.25" title="zoom in">+</button>
     <button type="button" data-zoom="0.8" title="zoom out">−</button>
@@ -97,7 +106,7 @@ const COLOURS = %s, COLUMNS = %d, CELL = %d;
 const canvas = element.querySelector('.sphere-view > canvas');
 const tip = element.querySelector('.tip'), tipCanvas = tip.querySelector('canvas');
 const tipText = tip.querySelector('span');
-let data = null, sprite = null, spriteFor = 0, shown = [];
+let data = null, sprite = null, spriteFor = '', shown = [];
 let yaw = 0.5, pitch = 0.3, zoom = 1, drag = null, hover = -1;
 
 function rotate(p) {
@@ -167,11 +176,13 @@ function nearestOnScreen(event) {
 function showTip(i, mx, my) {
   if (i < 0) { tip.hidden = true; return; }
   const index = data.index[i];
-  tipText.textContent = `digit ${data.labels[i]} · test #${index}`;
+  const names = data.names || [];
+  tipText.textContent = names.length && names[data.labels[i]] !== String(data.labels[i])
+    ? `${names[data.labels[i]]} · test #${index}` : `digit ${data.labels[i]} · test #${index}`;
   const g = tipCanvas.getContext('2d');
   g.imageSmoothingEnabled = false;
   g.clearRect(0, 0, 84, 84);
-  if (sprite && sprite.complete && index < spriteFor)
+  if (sprite && sprite.complete && index < data.sprite && spriteFor === `${data.dataset}:${data.sprite}`)
     g.drawImage(sprite, (index %% COLUMNS) * CELL, Math.floor(index / COLUMNS) * CELL, CELL, CELL,
                 0, 0, 84, 84);
   tip.hidden = false;
@@ -183,10 +194,13 @@ function showTip(i, mx, my) {
 function load() {
   data = props.value && typeof props.value === 'object' ? props.value : null;
   hover = -1; tip.hidden = true;
-  if (data && data.sprite > spriteFor && server.sprite) {
-    spriteFor = data.sprite;
-    server.sprite(data.sprite).then(url => {
-      if (!url) return;
+  if (data && data.names)
+    element.querySelectorAll('.legend > span > span').forEach((s, d) => { s.textContent = data.names[d] ?? d; });
+  const wanted = data && data.sprite ? `${data.dataset}:${data.sprite}` : '';
+  if (wanted && wanted !== spriteFor && server.sprite) {
+    spriteFor = wanted; sprite = null;
+    server.sprite(data.sprite, data.dataset).then(url => {
+      if (!url || spriteFor !== wanted) return;
       sprite = new Image(); sprite.src = url;
     }).catch(() => {});
   }
@@ -237,9 +251,9 @@ load();
 def viewer(n, **kwargs):
     """The 3-D viewer of (at most) the first `n` test digits; the page fetches their thumbnails
     once."""
-    def sprite(*_):
+    def sprite(size=None, dataset=None, *_):
         try:
-            return sprite_sheet(n)
+            return sprite_sheet(n, dataset if dataset in data.DATASETS else data.DEFAULT)
         except testset.TestSetMissing:
             return None
 

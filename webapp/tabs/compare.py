@@ -8,11 +8,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from deepgen import data as D
 from deepgen import inference, losses
 
 from .. import preload, registry, sphere, testset
 from ..components import (
-    KEEP, LATEX, DigitInput, as_digit, digit_gallery, friendly, image_box, intro, notice, notice_box)
+    KEEP, LATEX, DigitInput, as_dataset, as_digit, class_names, digit_gallery, follow, friendly, how_to_give,
+    image_box, intro, notice, notice_box)
 from ..pictures import Frame, captioned, mark, scatter
 
 BANK_DIGITS, PLOT_DIGITS, NEIGHBOURS = 5000, 2000, 8
@@ -146,9 +148,14 @@ def _pair_terms(name, model, r):
     return None
 
 
+def _dataset(model):
+    """The name of the data set `model` was trained on: the one whose test set it embeds."""
+    return D.dataset_of(model).name
+
+
 def _bank(model):
-    """Unit embeddings of the first BANK_DIGITS test digits, and their labels."""
-    images, labels = testset.first(BANK_DIGITS)
+    """Unit embeddings of the first BANK_DIGITS test images of the model's data set, and their labels."""
+    images, labels = testset.first(BANK_DIGITS, _dataset(model))
     return inference.embed(model, images), labels
 
 
@@ -159,7 +166,8 @@ def _plane(model):
     points = inference.project(e, mean, components).numpy()
     lim = float(np.percentile(np.abs(points), 99.5)) * 1.1
     frame = Frame(-lim, lim, size=380, pad=26)
-    return scatter(points, labels.numpy(), frame, radius=1.4), frame, mean, components
+    return (scatter(points, labels.numpy(), frame, radius=1.4, names=class_names(_dataset(model))), frame, mean,
+            components)
 
 
 def _sphere(model):
@@ -181,22 +189,30 @@ def _on_sphere(e, axes):
 def _neighbours(model, e):
     bank, labels = registry.memo(model, "bank", _bank)
     idx, dist = inference.nearest(bank, e, NEIGHBOURS)
-    images = testset.first(BANK_DIGITS)[0][idx]
-    return captioned(images, [f"{int(labels[i])} · {d:.2f}" for i, d in zip(idx, dist.tolist())])
+    names = class_names(_dataset(model))
+    images = testset.first(BANK_DIGITS, _dataset(model))[0][idx]
+    return captioned(images, [f"{names[int(labels[i])]} · {d:.2f}" for i, d in zip(idx, dist.tolist())])
 
 
-def _siamese(slot, session):
+def _siamese(slot, session, dataset=D.DEFAULT):
     if slot not in registry.SIAMESE_SLOTS:
         raise ValueError(f"'{slot}' is not a Siamese model; choose one of "
                          f"{', '.join(registry.SIAMESE_SLOTS)}.")
-    return registry.get(slot, session)
+    return registry.get(slot, session, dataset)
 
 
-def compare_one(slot, xa, xb, session=None):
-    """One model's verdict for two 1×1×28×28 digits: (label dict, details, neighbours A, B, plane)."""
-    model = _siamese(slot, session)
+def _verdicts(dataset):
+    """How the verdict reads: same / different digit(s), or class(es) for other data sets."""
+    if dataset == D.DEFAULT:
+        return "**same digit**", "**different digits**"
+    return "**same class**", "**different classes**"
+
+
+def compare_one(slot, xa, xb, session=None, dataset=D.DEFAULT):
+    """One model's verdict for two 1×1×28×28 images: (label dict, details, neighbours A, B, plane)."""
+    model = _siamese(slot, session, dataset)
     r = inference.compare(model, xa, xb)
-    verdict = "**same digit**" if r["same"] else "**different digits**"
+    verdict = _verdicts(_dataset(model))[0 if r["same"] else 1]
     calibrated = "calibrated on training pairs" if r["calibrated"] else (
         "**uncalibrated**: default threshold 1.0, a = −10, b = 10")
     details = [f"{verdict}: $D$ = {r['distance']:.3f} {'≤' if r['same'] else '>'} threshold "
@@ -220,171 +236,219 @@ def compare_one(slot, xa, xb, session=None):
 
 
 @friendly
-def compare(image_a, image_b, model_left=DEFAULTS[0], model_right=DEFAULTS[1], request: gr.Request = None):
-    """Two digits, two Siamese models → for each model: (p same/different, details, nearest test
-    digits of A, of B, PCA plane of test embeddings with A and B marked)."""
-    xa = as_digit(image_a)
+def compare(image_a, image_b, model_left=DEFAULTS[0], model_right=DEFAULTS[1], dataset=D.DEFAULT,
+            request: gr.Request = None):
+    """Two images of `dataset`, two Siamese models → for each model: (p same/different, details,
+    nearest test images of A, of B, PCA plane of test embeddings with A and B marked). A column
+    whose model is missing says how to train it; both missing is an error."""
+    dataset = as_dataset(dataset)
+    xa = as_digit(image_a, dataset)
     if image_b is None:
-        raise ValueError("There is no digit B yet: draw one, upload one or pick a test digit.")
-    xb = as_digit(image_b)
-    session = registry.session_of(request)
-    return (*compare_one(model_left, xa, xb, session), *compare_one(model_right, xa, xb, session))
+        raise ValueError(f"There is no {D.get(dataset).noun} B yet: {how_to_give(dataset)}.")
+    xb = as_digit(image_b, dataset)
+    session, columns, missing = registry.session_of(request), [], []
+    for slot in (model_left, model_right):
+        try:
+            columns += compare_one(slot, xa, xb, session, dataset)
+        except registry.ModelMissing as exc:
+            missing.append(exc)
+            columns += (None, f"**Missing:** {exc}", None, None, None)
+    if len(missing) == 2:
+        raise missing[0]
+    return tuple(columns)
 
 
 @friendly
-def compare_when_ready(image_a, image_b, model_left, model_right, request: gr.Request = None):
-    """As `compare`, but while one of the two digits is still missing shows each model's formula
+def compare_when_ready(image_a, image_b, model_left, model_right, dataset=D.DEFAULT, request: gr.Request = None):
+    """As `compare`, but while one of the two images is still missing shows each model's formula
     and waits."""
     if image_a is None or image_b is None:
-        session = registry.session_of(request)
+        session, dataset = registry.session_of(request), as_dataset(dataset)
         return tuple(x for slot in (model_left, model_right)
-                     for x in (None, _waiting(slot, session), None, None, None))
-    return compare(image_a, image_b, model_left, model_right, request)
+                     for x in (None, _waiting(slot, session, dataset), None, None, None))
+    return compare(image_a, image_b, model_left, model_right, dataset, request)
 
 
-def _waiting(slot, session):
-    """What a model's column says before both digits are there: the formula of its loss."""
-    waiting = "Give both digits A and B to compare them."
+def _waiting(slot, session, dataset=D.DEFAULT):
+    """What a model's column says before both images are there: the formula of its loss."""
+    waiting = f"Give both {D.get(dataset).noun}s A and B to compare them."
     try:
-        return f"{waiting}\n\n{formula(_siamese(slot, session))}"
-    except registry.ModelMissing:       # the tab's notice names it
-        return waiting
+        return f"{waiting}\n\n{formula(_siamese(slot, session, dataset))}"
+    except registry.ModelMissing as exc:
+        return f"{waiting}\n\n**Missing:** {exc}"
 
 
 # --- the sphere -------------------------------------------------------------------------------
 
-def _digits(digits):
-    """The ticked digits (strings or ints) → a set of ints 0–9."""
-    chosen = set()
+def _digits(digits, dataset=D.DEFAULT):
+    """The ticked classes (names such as "7" or "Trouser", or numbers) → a set of labels 0–9."""
+    names, chosen = class_names(dataset), set()
     for d in digits or ():
-        if str(d).strip() not in DIGITS:
+        text = str(d).strip()
+        if text in names:
+            chosen.add(names.index(text))
+        elif text in DIGITS:
+            chosen.add(int(text))
+        elif dataset == D.DEFAULT:
             raise ValueError(f"Digits to show are 0–9, not '{d}'.")
-        chosen.add(int(d))
+        else:
+            raise ValueError(f"Classes to show are {', '.join(names)}, not '{d}'.")
     return chosen
 
 
-def _marks(model, axes, image_a, image_b):
+def _marks(model, axes, image_a, image_b, dataset=D.DEFAULT):
     marks = [(name, image) for name, image in (("A", image_a), ("B", image_b)) if image is not None]
     if not marks:
         return []
-    e = inference.embed(model, torch.cat([as_digit(image) for _, image in marks]))
+    e = inference.embed(model, torch.cat([as_digit(image, dataset) for _, image in marks]))
     return [(name, xyz) for (name, _), xyz in zip(marks, _on_sphere(e, axes).tolist())]
 
 
 def neighbours_of(model, index):
-    """The NEIGHBOURS test digits on the sphere nearest to test digit `index` in the full embedding
-    space: (the index as a number, its label, their test-set indices, gallery items captioned
-    "#index · digit · D")."""
-    x, label, index = testset.digit(index)
+    """The NEIGHBOURS test images on the sphere nearest to test image `index` (of the model's data
+    set) in the full embedding space: (the index as a number, its label, their test-set indices,
+    gallery items captioned "#index · class · D")."""
+    dataset = _dataset(model)
+    x, label, index = testset.digit(index, dataset)
     bank, labels = registry.memo(model, "bank", _bank)
     e = bank[index] if index < len(bank) else inference.embed(model, x)[0]
     idx, dist = inference.nearest(bank[:PLOT_DIGITS], e, NEIGHBOURS)
-    if index < PLOT_DIGITS:         # the digit itself, exactly at 0 (rounding leaves ~1e-4)
+    if index < PLOT_DIGITS:         # the image itself, exactly at 0 (rounding leaves ~1e-4)
         dist = torch.where(idx == index, torch.zeros_like(dist), dist)
-    images = testset.first(PLOT_DIGITS)[0][idx]
-    items = captioned(images, [f"#{int(i)} · {int(labels[i])} · D = {d:.3f}"
+    names = class_names(dataset)
+    images = testset.first(PLOT_DIGITS, dataset)[0][idx]
+    items = captioned(images, [f"#{int(i)} · {names[int(labels[i])]} · D = {d:.3f}"
                                for i, d in zip(idx, dist.tolist())])
     return index, label, idx.tolist(), items
 
 
-def _explore(slot, digits, image_a, image_b, index, request):
-    model = _siamese(slot, registry.session_of(request))
+def _explore(slot, digits, image_a, image_b, index, dataset, request):
+    dataset = as_dataset(dataset)
+    model = _siamese(slot, registry.session_of(request), dataset)
     points, labels, axes, kept = registry.memo(model, "sphere", _sphere)
-    chosen = _digits(digits)
+    chosen = _digits(digits, dataset)
     keep = torch.isin(labels, torch.tensor(sorted(chosen), dtype=labels.dtype))
     shown = torch.nonzero(keep).flatten()
     index, label, ring, items = neighbours_of(model, index)
-    value = sphere.view(points[shown], labels[shown], shown, _marks(model, axes, image_a, image_b),
-                        ring, index, PLOT_DIGITS)
-    note = (f"**{len(shown)}** of the first {PLOT_DIGITS} test digits, embedded by **{slot}** and "
+    ds, names = D.get(dataset), class_names(dataset)
+    value = sphere.view(points[shown], labels[shown], shown, _marks(model, axes, image_a, image_b, dataset),
+                        ring, index, PLOT_DIGITS, names=names, dataset=dataset)
+    note = (f"**{len(shown)}** of the first {PLOT_DIGITS} test {ds.noun}s, embedded by **{slot}** and "
             f"seen along their three principal axes, which keep **{kept:.0%}** of the variance; each "
             "point is pushed back onto the unit sphere. " + PROJECTION)
     if not chosen:
-        note = "Tick at least one digit to show it on the sphere.\n\n" + note
+        note = f"Tick at least one {'digit' if dataset == D.DEFAULT else 'class'} to show it on the sphere.\n\n" + note
     others = [i for i in ring if i != index]
     same = sum(int(labels[i]) == label for i in others)
-    caption = (f"Nearest neighbours of test digit **#{index}** (a {label}) among the digits on the sphere, "
-               f"by the distance D of the full {axes.shape[1]}-D "
-               f"embeddings, ringed on the sphere: {same} of the {len(others)} others show a {label} too.")
+    a = "an" if names[label][0].lower() in "aeiou8" else "a"
+    caption = (f"Nearest neighbours of test {ds.noun} **#{index}** ({a} {names[label]}) among the {ds.noun}s on "
+               f"the sphere, by the distance D of the full {axes.shape[1]}-D "
+               f"embeddings, ringed on the sphere: {same} of the {len(others)} others show {a} {names[label]} too.")
     return index, value, f"{note}\n\n{caption}", items
 
 
 @friendly
-def explore(slot, digits, image_a, image_b, index, request: gr.Request = None):
-    """The sphere of `slot`'s test embeddings: (viewer value with the ticked digits, A and B marked
-    and the neighbours of test digit `index` ringed; a note on the view; the neighbours as a
+def explore(slot, digits, image_a, image_b, index, dataset=D.DEFAULT, request: gr.Request = None):
+    """The sphere of `slot`'s test embeddings: (viewer value with the ticked classes, A and B marked
+    and the neighbours of test image `index` ringed; a note on the view; the neighbours as a
     gallery)."""
-    return _explore(slot, digits, image_a, image_b, index, request)[1:]
+    return _explore(slot, digits, image_a, image_b, index, dataset, request)[1:]
 
 
 @friendly
-def pick(slot, digits, image_a, image_b, evt: gr.EventData, request: gr.Request = None):
-    """A click on the sphere: the clicked test digit becomes the one whose neighbours are shown."""
+def pick(slot, digits, image_a, image_b, evt: gr.EventData, dataset=D.DEFAULT, request: gr.Request = None):
+    """A click on the sphere: the clicked test image becomes the one whose neighbours are shown."""
     index = (getattr(evt, "_data", None) or {}).get("index")
     if index is None:
         raise ValueError("Click on a point of the sphere to see its nearest neighbours.")
-    return _explore(slot, digits, image_a, image_b, index, request)
+    return _explore(slot, digits, image_a, image_b, index, dataset, request)
 
 
 @friendly
-def pick_neighbour(slot, digits, image_a, image_b, index, evt: gr.SelectData, request: gr.Request = None):
-    """A click on a neighbour: it becomes the digit whose neighbours are shown."""
-    model = _siamese(slot, registry.session_of(request))
+def pick_neighbour(slot, digits, image_a, image_b, index, evt: gr.SelectData, dataset=D.DEFAULT,
+                   request: gr.Request = None):
+    """A click on a neighbour: it becomes the image whose neighbours are shown."""
+    model = _siamese(slot, registry.session_of(request), as_dataset(dataset))
     chosen = neighbours_of(model, index)[2][evt.index]
-    return _explore(slot, digits, image_a, image_b, chosen, request)
+    return _explore(slot, digits, image_a, image_b, chosen, dataset, request)
 
 
-def prepare(model_left, model_right, request: gr.Request = None):
-    """When the tab opens: embed the test digits for the chosen models (cached) while the user
+def prepare(model_left, model_right, dataset=D.DEFAULT, request: gr.Request = None):
+    """When the tab opens: embed the test images for the chosen models (cached) while the user
     draws; returns a note on anything missing."""
-    session, slots = registry.session_of(request), (model_left, model_right)
-    message = notice(slots, needs_testset=True, session=session)
+    session, slots, dataset = registry.session_of(request), (model_left, model_right), as_dataset(dataset)
+    message = notice(slots, needs_testset=True, session=session, dataset=dataset)
     for slot in slots:
         try:
-            registry.cached(slot, "plane", _plane, session)
-            registry.cached(slot, "sphere", _sphere, session)
+            registry.cached(slot, "plane", _plane, session, dataset)
+            registry.cached(slot, "sphere", _sphere, session, dataset)
         except (registry.ModelMissing, testset.TestSetMissing):
             pass
     return message
 
 
-def warm():
-    """Embed the test digits for the default models, draw the sphere and run a comparison once;
+def warm(dataset=D.DEFAULT):
+    """Embed the test images for the default models, draw the sphere and run a comparison once;
     then load the other Siamese models (the choosers offer them)."""
-    prepare(*DEFAULTS)
-    sphere.sprite_sheet(PLOT_DIGITS)
-    explore(DEFAULTS[0], DIGITS, None, None, 0)
-    compare(preload.sample_digit(), preload.sample_digit())
+    prepare(*DEFAULTS, dataset)
+    sphere.sprite_sheet(PLOT_DIGITS, dataset)
+    explore(DEFAULTS[0], class_names(dataset), None, None, 0, dataset)
+    compare(preload.sample_digit(), preload.sample_digit(), *DEFAULTS, dataset)
     for slot in registry.SIAMESE_SLOTS:
-        registry.available(slot)
+        registry.available(slot, None, dataset)
 
 
-def build(tab):
+def titles(dataset=D.DEFAULT):
+    """The words of this tab's galleries and pickers for `dataset`."""
+    ds = D.get(as_dataset(dataset))
+    what = "digit" if ds.name == D.DEFAULT else "class"
+    return {"near_a": f"Nearest test {ds.noun}s to A ({what} · distance D)",
+            "near_b": f"Nearest test {ds.noun}s to B ({what} · distance D)",
+            "shown": "Digits shown" if ds.name == D.DEFAULT else "Classes shown",
+            "index": f"Nearest neighbours of test {ds.noun} # (0–9999)",
+            "near": f"Nearest neighbours (test {ds.noun} # · {what} · distance D; click one to move there)"}
+
+
+def switched(dataset, model_left, model_right, request: gr.Request = None):
+    """This tab for a newly chosen data set: its words, the classes on the sphere, and a notice
+    (the embeddings are computed when the tab opens, `prepare`)."""
+    dataset = as_dataset(dataset)
+    t, names = titles(dataset), class_names(dataset)
+    return (gr.update(label=t["near_a"]), gr.update(label=t["near_b"]), gr.update(label=t["near_a"]),
+            gr.update(label=t["near_b"]), gr.update(label=t["shown"], choices=names, value=names),
+            gr.update(label=t["index"]), gr.update(label=t["near"]),
+            notice((model_left, model_right), needs_testset=True, session=registry.session_of(request),
+                   dataset=dataset))
+
+
+def build(tab, dataset=None):
+    """`dataset`: the app's data-set switch, which every callback here follows."""
     intro(INTRO)
     status = notice_box()
+    extra = [dataset] if dataset is not None else []
+    t = titles()
     with gr.Row(equal_height=False):
         with gr.Column(min_width=280):
-            a = DigitInput("compare_a", label="Digit A", pad_label="Draw digit A")
+            a = DigitInput("compare_a", label="Digit A", pad_label="Draw digit A", dataset=dataset, start=0, tab=tab)
         with gr.Column(min_width=280):
-            b = DigitInput("compare_b", label="Digit B", pad_label="Draw digit B")
+            b = DigitInput("compare_b", label="Digit B", pad_label="Draw digit B", dataset=dataset, start=1, tab=tab)
     go = gr.Button("Compare", variant="primary")
-    columns, outputs, choosers = [], [], []
+    columns, outputs, choosers, galleries = [], [], [], []
     with gr.Row(equal_height=False):
         for default in DEFAULTS:
             with gr.Column(min_width=320):
                 chooser = gr.Dropdown(registry.SIAMESE_SLOTS, value=default, label="Siamese model")
                 verdict = gr.Label(label="Verdict", num_top_classes=2)
                 details = gr.Markdown(latex_delimiters=LATEX)
-                near_a = digit_gallery("Nearest test digits to A (digit · distance D)", columns=NEIGHBOURS,
-                                       height="auto")
-                near_b = digit_gallery("Nearest test digits to B (digit · distance D)", columns=NEIGHBOURS,
-                                       height="auto")
+                near_a = digit_gallery(t["near_a"], columns=NEIGHBOURS, height="auto")
+                near_b = digit_gallery(t["near_b"], columns=NEIGHBOURS, height="auto")
                 plane = image_box(label="Test embeddings (2-D PCA), A and B marked", format="png",
                                  interactive=False, height=430, elem_classes=["plot"])
                 gr.Markdown(PROJECTION)
                 choosers.append(chooser)
+                galleries += [near_a, near_b]
                 outputs += [verdict, details, near_a, near_b, plane]
-    inputs = [a.digit, b.digit, *choosers]
+    inputs = [a.digit, b.digit, *choosers, *extra]
     go.click(compare, inputs, outputs, api_name="compare", **KEEP)
     for source in (a, b):
         source.then(compare_when_ready, inputs, outputs, **KEEP)
@@ -392,29 +456,29 @@ def build(tab):
         chooser.input(compare_when_ready, inputs, outputs, api_visibility="private", **KEEP)
 
     gr.Markdown("### The embeddings as they are: on the unit sphere\n"
-                "Every embedding has length 1, so the test digits lie on a sphere (in 64 dimensions). "
-                "Turn it, zoom in, hover a point for its digit, click one for its nearest neighbours; "
-                "**A** and **B** are your digits.")
+                "Every embedding has length 1, so the test images lie on a sphere (in 64 dimensions). "
+                "Turn it, zoom in, hover a point for its class, click one for its nearest neighbours; "
+                "**A** and **B** are your images.")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
             view = sphere.viewer(PLOT_DIGITS)
         with gr.Column(scale=2, min_width=260):
             sphere_model = gr.Dropdown(registry.SIAMESE_SLOTS, value=DEFAULTS[0], label="Model on the sphere")
-            digits = gr.CheckboxGroup(DIGITS, value=DIGITS, label="Digits shown")
-            index = gr.Number(label="Nearest neighbours of test digit # (0–9999)", value=0, precision=0,
-                              minimum=0, maximum=9999)
+            digits = gr.CheckboxGroup(DIGITS, value=DIGITS, label=t["shown"])
+            index = gr.Number(label=t["index"], value=0, precision=0, minimum=0, maximum=9999)
             note = gr.Markdown(latex_delimiters=LATEX)
-    near = digit_gallery("Nearest neighbours (test digit # · digit · distance D; click one to move there)",
-                         columns=NEIGHBOURS, height="auto")
+    near = digit_gallery(t["near"], columns=NEIGHBOURS, height="auto")
     sphere_in, sphere_out = [sphere_model, digits, a.digit, b.digit], [view, note, near]
-    explore_inputs = [*sphere_in, index]
+    explore_inputs = [*sphere_in, index, *extra]
     index.submit(explore, explore_inputs, sphere_out, api_name="explore_sphere", **KEEP)
     for trigger in (sphere_model.input, digits.input, a.digit.change, b.digit.change):
         trigger(explore, explore_inputs, sphere_out, api_visibility="private", **KEEP)
-    view.pick(pick, sphere_in, [index, *sphere_out], api_visibility="private", **KEEP)
+    view.pick(pick, [*sphere_in, *extra], [index, *sphere_out], api_visibility="private", **KEEP)
     near.select(pick_neighbour, explore_inputs, [index, *sphere_out], api_visibility="private", **KEEP)
-    opened = tab.select(prepare, choosers, status, api_visibility="private")
+    if dataset is not None:      # before the tab's model work: Gradio runs one trigger's listeners in order
+        follow(tab, dataset, switched, [*galleries, digits, index, near, status], inputs=choosers)
+    opened = tab.select(prepare, [*choosers, *extra], status, api_visibility="private")
     opened.then(compare_when_ready, inputs, outputs, api_visibility="private", **KEEP)
     opened.then(explore, explore_inputs, sphere_out, api_visibility="private", **KEEP)
-    preload.register("compare", warm)
+    preload.register("compare", warm, each_dataset=True)
     return a, b

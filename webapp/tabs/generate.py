@@ -1,17 +1,19 @@
 """Generate tab: GAN, VAE-GAN and VAE prior samples side by side, with the discriminators' D(x),
-and interpolation between two seeds."""
+the time-lapse of the GAN's training played back, and interpolation between two seeds."""
 from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
 import pandas as pd
 import torch
 
-from deepgen import inference
+from deepgen import data, inference
+from deepgen import timelapse as T
 from deepgen.images import grid
 
 from .. import preload, registry, testset
 from ..components import (
     KEEP, LATEX, action, as_seed, friendly, image_box, intro, notice, notice_box)
+from ..components import when_switched
 from ..pictures import captioned, digit_grid_html
 
 MAX_SAMPLES = 64
@@ -49,18 +51,20 @@ def _check(seed, count=1):
 
 
 def _real_scores(model):
-    images, _ = testset.first(512)
+    images, _ = testset.first(512, data.dataset_of(model).name)
     return float(inference.discriminator_scores(model, images).mean())
 
 
 @friendly
-def generate(seed=0, count=16, request: gr.Request = None):
-    """(GAN, VAE-GAN, VAE samples, each an HTML grid of digits captioned with their D(x); table of mean D(x))."""
-    session = registry.session_of(request)
+def generate(seed=0, count=16, dataset=data.DEFAULT, request: gr.Request = None):
+    """(GAN, VAE-GAN, VAE samples of `dataset`'s models, each an HTML grid of digits captioned with
+    their D(x); table of mean D(x))."""
+    session, dataset = registry.session_of(request), registry.dataset_name(dataset)
     seed, count = _check(seed, count)
-    judges = {slot: registry.get(slot, session) for slot, _ in JUDGES if registry.available(slot, session)}
-    drawing = {slot: POOL.submit(inference.generate, registry.get(slot, session), count, seed)
-               for slot, _ in SOURCES if registry.available(slot, session)}
+    judges = {slot: registry.get(slot, session, dataset) for slot, _ in JUDGES
+              if registry.available(slot, session, dataset)}
+    drawing = {slot: POOL.submit(inference.generate, registry.get(slot, session, dataset), count, seed)
+               for slot, _ in SOURCES if registry.available(slot, session, dataset)}
     samples = {slot: job.result() for slot, job in drawing.items()}
     if samples and judges:                     # one discriminator pass per judge over all samples
         batch = torch.cat(list(samples.values()))
@@ -78,9 +82,9 @@ def generate(seed=0, count=16, request: gr.Request = None):
                                           for judge, name in JUDGES if judge in judges}})
     if not rows:
         raise registry.ModelMissing("None of the gan, vaegan and vae checkpoints is there — train them "
-                                    "with `python -m train gan`, `… vaegan`, `… vae`.")
+                                    f"with `{registry.train_command('gan', dataset)}`, `… vaegan`, `… vae`.")
     try:
-        rows.append({"samples": "real test digits (512)",
+        rows.append({"samples": f"real test {data.get(dataset).noun}s (512)",
                      **{name: round(registry.memo(judges[slot], "real_D", _real_scores), 3)
                         for slot, name in JUDGES if slot in judges}})
     except testset.TestSetMissing:
@@ -89,34 +93,104 @@ def generate(seed=0, count=16, request: gr.Request = None):
 
 
 @friendly
-def interpolate_seeds(seed_a=0, seed_b=1, steps=10, request: gr.Request = None):
+def interpolate_seeds(seed_a=0, seed_b=1, steps=10, dataset=data.DEFAULT, request: gr.Request = None):
     """Rows of samples along the great circle from z(seed_a) to z(seed_b): GAN, VAE-GAN, VAE."""
     seed_a, steps = _check(seed_a, steps)
     seed_b, _ = _check(seed_b)
     if steps < 2:
         raise ValueError("Use at least 2 steps.")
-    out, session = [], registry.session_of(request)
+    out, session, dataset = [], registry.session_of(request), registry.dataset_name(dataset)
     for slot, _ in SOURCES:
-        out.append(grid(inference.interpolate_seeds(registry.get(slot, session), seed_a, seed_b, steps), nrow=steps)
-                   if registry.available(slot, session) else None)
+        out.append(grid(inference.interpolate_seeds(registry.get(slot, session, dataset), seed_a, seed_b, steps),
+                        nrow=steps) if registry.available(slot, session, dataset) else None)
     return tuple(out)
 
 
-def on_open(seed, count, seed_a, seed_b, steps, request: gr.Request = None):
-    """When the tab opens: samples and an interpolation for the current seeds, and a note on what
-    is missing."""
+FILMED = [("gan", "GAN"), ("vaegan", "VAE-GAN")]
+TIMELAPSE_INTRO = rf"""
+#### Watch the GAN learn
+Training filmed $G(z)$ for {T.SAMPLES} fixed codes $z$ (those of seed {T.SEED} above) at up to {T.FRAMES}
+steps, densely at the start where digits emerge from noise, and the discriminator's mean $D(x)$ on real
+training digits and on $G(z)$. Early on $D$ tells them apart easily; as $G$ improves, $D(G(z))$ rises
+towards $D(\text{{real}})$, and at the game's equilibrium both would be 0.5.
+"""
+SERIES = {"D(real digits)": "#2563eb", "D(G(z))": "#dc2626", "0.5: equilibrium": "#9ca3af", "this frame": "#111827"}
+
+
+def _timelapse_of(slot, request, dataset=data.DEFAULT):
+    """The time-lapse that came with the visitor's `slot` model of `dataset` (None where it has none)."""
+    if slot not in dict(FILMED):
+        raise ValueError(f"Choose one of {', '.join(dict(FILMED))}, not '{str(slot)[:40]}'.")
+    return getattr(registry.get(slot, registry.session_of(request), dataset), "timelapse", None)
+
+
+def no_timelapse(slot, dataset=data.DEFAULT):
+    """The one line shown for a model without a time-lapse, with how to get one."""
+    return (f"This {dict(FILMED)[slot]} has no time-lapse: it was trained before training recorded one. "
+            f"`{registry.train_command(slot, dataset)}` records it (and the checkpoint keeps it).")
+
+
+def timelapse_plot(timelapse, index):
+    """Rows {step, D, series}: mean D on real digits and on G(z) over the steps, the 0.5 line,
+    and a vertical line at frame `index`."""
+    rows = [{"step": s, "D": round(v, 4), "series": name} for name, values in
+            (("D(real digits)", timelapse.d_real), ("D(G(z))", timelapse.d_fake))
+            for s, v in zip(timelapse.steps, values)]
+    step = timelapse.steps[index]
+    rows += [{"step": s, "D": 0.5, "series": "0.5: equilibrium"} for s in (timelapse.steps[0], timelapse.steps[-1])]
+    rows += [{"step": step, "D": d, "series": "this frame"} for d in (0.0, 1.0)]
+    return pd.DataFrame(rows)
+
+
+@friendly
+def timelapse_frame(slot="gan", index=0, dataset=data.DEFAULT, request: gr.Request = None):
+    """(frame `index` of the time-lapse as a picture, a line with its step and D scores, the plot
+    of D over the steps with that step marked); the line says so where there is no time-lapse."""
+    timelapse = _timelapse_of(slot, request, dataset)
+    if not timelapse:
+        return None, no_timelapse(slot, dataset), pd.DataFrame(columns=["step", "D", "series"])
     try:
-        samples = generate(seed, count, request)
+        index = min(max(int(index), 0), len(timelapse) - 1)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError("The frame must be a whole number.") from None
+    step, last = timelapse.steps[index], timelapse.steps[-1]
+    line = (f"**Step {step:,}** of {last:,} (frame {index + 1} of {len(timelapse)}): mean D(real digits) = "
+            f"{timelapse.d_real[index]:.2f}, mean D(G(z)) = {timelapse.d_fake[index]:.2f}.")
+    return timelapse.picture(index), line, timelapse_plot(timelapse, index)
+
+
+def timelapse_open(slot="gan", dataset=data.DEFAULT, request: gr.Request = None):
+    """When the tab opens or the model changes: the slider at the last frame and that frame; a
+    model without a time-lapse (or no model) hides the player and says so in one line."""
+    try:
+        timelapse = _timelapse_of(slot, request, dataset)
+    except registry.ModelMissing as exc:
+        return gr.Column(visible=False), gr.Slider(), None, str(exc), None
+    if not timelapse:
+        return gr.Column(visible=False), gr.Slider(), None, no_timelapse(slot, dataset), None
+    last = len(timelapse) - 1
+    return (gr.Column(visible=True), gr.Slider(minimum=0, maximum=max(last, 1), value=last),
+            *timelapse_frame(slot, last, dataset, request))
+
+
+def on_open(seed, count, seed_a, seed_b, steps, dataset=data.DEFAULT, request: gr.Request = None):
+    """When the tab opens (or the data set changes): samples and an interpolation for the current
+    seeds, and a note on what is missing."""
+    try:
+        samples = generate(seed, count, dataset, request)
     except gr.Error:
         samples = (None,) * (len(SOURCES) + 1)
     try:
-        walks = interpolate_seeds(seed_a, seed_b, steps, request)
+        walks = interpolate_seeds(seed_a, seed_b, steps, dataset, request)
     except gr.Error:
         walks = (None,) * len(SOURCES)
-    return (*samples, *walks, notice([s for s, _ in SOURCES], session=registry.session_of(request)))
+    return (*samples, *walks, notice([s for s, _ in SOURCES], session=registry.session_of(request),
+                                     dataset=registry.dataset_name(dataset)))
 
 
-def build(tab):
+def build(tab, dataset=None):
+    """`dataset`: the app's data-set switch, which every callback here follows."""
+    extra = [dataset] if dataset is not None else []
     intro(INTRO)
     status = notice_box()
     with gr.Row(equal_height=True):
@@ -133,9 +207,26 @@ def build(tab):
                           interactive=False)
     gr.Markdown(EQUILIBRIUM, latex_delimiters=LATEX, elem_classes=["note"])
     outputs = [*pictures, scores]
-    go.click(generate, [seed, count], outputs, api_name="generate", **KEEP)
-    seed.submit(generate, [seed, count], outputs, api_visibility="private", **KEEP)
-    count.release(generate, [seed, count], outputs, api_visibility="private", **KEEP)
+    go.click(generate, [seed, count, *extra], outputs, api_name="generate", **KEEP)
+    seed.submit(generate, [seed, count, *extra], outputs, api_visibility="private", **KEEP)
+    count.release(generate, [seed, count, *extra], outputs, api_visibility="private", **KEEP)
+
+    intro(TIMELAPSE_INTRO)
+    filmed = gr.Radio([(title, slot) for slot, title in FILMED], value="gan", label="model", elem_id="timelapse-model")
+    film_note = gr.Markdown(elem_id="timelapse-note")
+    with gr.Column(visible=False, elem_id="timelapse") as player:
+        frame = gr.Slider(0, T.FRAMES - 1, value=0, step=1, label="frame (earlier ← training → later)",
+                          elem_id="timelapse-frame")
+        with gr.Row(equal_height=False):
+            film = image_box(label="G(z) at this step", format="png", interactive=False, elem_classes=["pixelated"],
+                             height=260, min_width=220)
+            curve = gr.LinePlot(x="step", y="D", color="series", color_map=SERIES, color_title="", y_lim=[0, 1],
+                                x_title="training step", y_title="mean D(x)", label="D on real digits and on G(z)",
+                                height=260, min_width=300, elem_id="timelapse-plot")
+    frame.input(timelapse_frame, [filmed, frame, *extra], [film, film_note, curve], api_name="timelapse_frame",
+                trigger_mode="always_last", **KEEP)
+    filmed.change(timelapse_open, [filmed, *extra], [player, frame, film, film_note, curve], api_visibility="private",
+                  **KEEP)
 
     intro("#### Interpolation between two seeds\nSpherical interpolation between $z_A$ and $z_B$ keeps every "
           "intermediate $z$ as long as a typical Gaussian sample.")
@@ -146,7 +237,11 @@ def build(tab):
         walk = action("Interpolate")
     rows = [image_box(label=title, format="png", interactive=False, elem_classes=["pixelated"], height=110)
             for _, title in SOURCES]
-    walk.click(interpolate_seeds, [seed_a, seed_b, steps], rows, api_name="interpolate_seeds", **KEEP)
-    tab.select(on_open, [seed, count, seed_a, seed_b, steps], [*outputs, *rows, status], api_visibility="private")
-    preload.register("generate", lambda: on_open(0, 32, 0, 1, 10))
+    walk.click(interpolate_seeds, [seed_a, seed_b, steps, *extra], rows, api_name="interpolate_seeds", **KEEP)
+    # the app's switch: this tab follows it (a tab not opened yet redraws as it opens)
+    for opened in (tab.select, *([when_switched(tab, dataset).success] if dataset is not None else [])):
+        opened(on_open, [seed, count, seed_a, seed_b, steps, *extra], [*outputs, *rows, status],
+               api_visibility="private")
+        opened(timelapse_open, [filmed, *extra], [player, frame, film, film_note, curve], api_visibility="private")
+    preload.register("generate", lambda dataset: on_open(0, 32, 0, 1, 10, dataset), each_dataset=True)
     return seed

@@ -3,7 +3,9 @@ zip, or train a model in the browser (live loss plot and preview, Stop button); 
 result as a zip or push it to the Hub.
 
 Everything a visitor loads or trains is theirs alone (`registry.put(..., session)`): the bundled
-models stay as they are for everyone, and nothing here writes into the checkpoint folder."""
+models stay as they are for everyone, and nothing here writes into the checkpoint folder. The
+table, loading, training and saving all work on the data set the app's switch shows; a model
+trained here learns from that data set's training images."""
 import shlex
 import time
 from contextlib import nullcontext
@@ -11,18 +13,20 @@ from contextlib import nullcontext
 import gradio as gr
 import pandas as pd
 
+from deepgen import data as D
 from deepgen import recipes, training
 from deepgen.hub import PushError, push
 
 from .. import public, registry
-from ..components import USER_ERRORS, action, friendly, image_box, intro
+from ..components import USER_ERRORS, action, as_dataset, friendly, image_box, intro, when_switched
 
 MAX_EPOCHS, MAX_IMAGES, MAX_PLOT_ROWS = 50, 60000, 3000
 INTRO = r"""
-### The models of the lecture, trained on MNIST
-Every tab uses the models listed here. Load another checkpoint (a folder or a Hugging Face Hub repo id)
-into a slot, or train one right here: pick the model, the epochs and how many training images to use
-(a few hundred give a demo in seconds). Each Siamese network is named by its loss, e.g.
+### The models of the lecture, trained on MNIST or Fashion-MNIST
+Every tab uses the models listed here, for the data set chosen at the top of the page. Load another
+checkpoint (a folder or a Hugging Face Hub repo id) into a slot, or train one right here on that data
+set: pick the model, the epochs and how many training images to use (a few hundred give a demo in
+seconds). Each Siamese network is named by its loss, e.g.
 `siamese-arcface`, whose margin $m$ and scale $s$ you may change:
 $$L_{ArcFace} = -\frac{1}{N}\sum_{i=1}^{N} \ln \frac{e^{s\cos(\theta_{y_i} + m)}}{e^{s\cos(\theta_{y_i} + m)} + \sum_{j \ne y_i} e^{s\cos\theta_j}}$$
 What you load or train is yours alone: every tab uses it instead of the bundled model (other visitors
@@ -41,49 +45,58 @@ def _metrics_text(metrics):
                      if isinstance(v, (int, float, str)))
 
 
-def models_table(request: gr.Request = None):
-    """One row per slot: what serves it for this visitor (their own model or the bundled one),
-    its size and its metrics (loads the bundled checkpoints)."""
-    session = registry.session_of(request)
+def models_table(dataset=D.DEFAULT, request: gr.Request = None):
+    """One row per slot of `dataset`: what serves it for this visitor (their own model or the
+    bundled one), its size and its metrics (loads the bundled checkpoints)."""
+    session, dataset = registry.session_of(request), as_dataset(dataset)
     rows = []
     for slot, (kind, description) in registry.SLOTS.items():
         try:
-            own = registry.own(slot, session)
-            m = own or registry.bundled(slot)
+            own = registry.own(slot, session, dataset)
+            m = own or registry.bundled(slot, dataset)
             rows.append([slot, description, "yours" if own is not None else "bundled",
                          f"{sum(p.numel() for p in m.parameters()):,}",
                          _metrics_text(getattr(m, "metrics", {})), str(getattr(m, "source", ""))[:200]])
         except registry.ModelMissing:
-            rows.append([slot, description, "missing", "", "", f"train: {registry.train_command(slot)}"])
+            rows.append([slot, description, "missing", "", "", f"train: {registry.train_command(slot, dataset)}"])
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
+def _where(slot, dataset):
+    return f"slot **{slot}**" if dataset == D.DEFAULT else f"slot **{slot}** of {D.get(dataset).title}"
+
+
 @friendly
-def load_model(slot, source, request: gr.Request = None):
+def load_model(slot, source, dataset=D.DEFAULT, request: gr.Request = None):
     """Load a checkpoint folder or Hub repo id (public mode: a Hub repo id only) into the
-    visitor's `slot` → (message, table). On failure what was there stays and the error is shown."""
-    model = registry.load_into(slot, source, registry.session_of(request))
-    return (f"**Loaded**  `{source.strip()}` ({model.kind}) into slot **{slot}**, for you alone.",
-            models_table(request))
+    visitor's `slot` of `dataset` → (message, table). A checkpoint trained on another data set is
+    refused. On failure what was there stays and the error is shown."""
+    dataset = as_dataset(dataset)
+    model = registry.load_into(slot, source, registry.session_of(request), dataset)
+    return (f"**Loaded**  `{source.strip()}` ({model.kind}) into {_where(slot, dataset)}, for you alone.",
+            models_table(dataset, request))
 
 
 @friendly
-def upload_model(slot, path, request: gr.Request = None):
-    """Load an uploaded checkpoint zip into the visitor's `slot` → (message, table)."""
-    model = registry.load_upload(slot, path, registry.session_of(request))
-    return f"**Loaded** the uploaded zip ({model.kind}) into slot **{slot}**, for you alone.", models_table(request)
+def upload_model(slot, path, dataset=D.DEFAULT, request: gr.Request = None):
+    """Load an uploaded checkpoint zip into the visitor's `slot` of `dataset` → (message, table)."""
+    dataset = as_dataset(dataset)
+    model = registry.load_upload(slot, path, registry.session_of(request), dataset)
+    return (f"**Loaded** the uploaded zip ({model.kind}) into {_where(slot, dataset)}, for you alone.",
+            models_table(dataset, request))
 
 
 @friendly
-def back_to_bundled(request: gr.Request = None):
-    """Drop the visitor's own models → (message, table)."""
+def back_to_bundled(dataset=D.DEFAULT, request: gr.Request = None):
+    """Drop the visitor's own models (of every data set) → (message, table)."""
     dropped = registry.forget(registry.session_of(request))
     return (f"**Back to the bundled models** ({dropped} of yours dropped)." if dropped else
-            "You are using the bundled models."), models_table(request)
+            "You are using the bundled models."), models_table(dataset, request)
 
 
-def _command(name, epochs, limit, latent_dim, margin, scale):
-    args = [name, "--epochs", str(epochs), "--limit", str(limit)]
+def _command(name, epochs, limit, latent_dim, margin, scale, dataset=D.DEFAULT):
+    args = [name, *([] if dataset == D.DEFAULT else ["--dataset", dataset]), "--epochs", str(epochs),
+            "--limit", str(limit)]
     for flag, value in (("--latent-dim", latent_dim), ("--margin", margin), ("--scale", scale)):
         if value is not None:
             args += [flag, f"{value:g}"]
@@ -148,16 +161,18 @@ def _curve(rows):
     return df if stride == 1 else df[df["batch"].isin(df["batch"].unique()[::stride])]
 
 
-def train_model(name, epochs, latent_dim, margin, scale, limit, progress=gr.Progress(),
+def train_model(name, epochs, latent_dim, margin, scale, limit, dataset=D.DEFAULT, progress=gr.Progress(),
                 request: gr.Request = None):
-    """Generator: train recipe `name` and stream (status, loss curve DataFrame, preview picture).
-    The finished model becomes the visitor's own in its slot. Closing the generator (Stop) ends
-    training. In public mode a visitor has one run at a time, within the budget."""
+    """Generator: train recipe `name` on the training images of `dataset` and stream (status, loss
+    curve DataFrame, preview picture). The finished model becomes the visitor's own in its slot of
+    that data set. Closing the generator (Stop) ends training. In public mode a visitor has one
+    run at a time, within the budget."""
     session = registry.session_of(request)
     try:
+        dataset = as_dataset(dataset)
         epochs, latent_dim, margin, scale, limit = _settings(name, epochs, latent_dim, margin, scale, limit)
         with public.one_run(session) if public.enabled() else nullcontext():
-            yield from _train(name, epochs, latent_dim, margin, scale, limit, progress, session)
+            yield from _train(name, epochs, latent_dim, margin, scale, limit, progress, session, dataset)
     except USER_ERRORS as exc:
         raise gr.Error(str(exc), title="Cannot train") from None
     except FloatingPointError as exc:
@@ -185,20 +200,22 @@ def fields_for(name):
             gr.update(value=scale, visible=siamese and scale is not None))
 
 
-def _start_from(name):
-    """The bundled checkpoint a recipe starts from (the VAE-GAN: the GAN's), if it is there."""
+def _start_from(name, dataset=D.DEFAULT):
+    """The bundled checkpoint a recipe starts from on `dataset` (the VAE-GAN: the GAN's), if it
+    is there."""
     start = recipes.get(name).init_from
-    folder = registry.checkpoint_dir() / start if start else None
+    folder = recipes.bundled_path(start, dataset, root=registry.checkpoint_dir()) if start else None
     return str(folder) if folder is not None and (folder / "config.json").is_file() else None
 
 
-def _train(name, epochs, latent_dim, margin, scale, limit, progress, session):
-    """Run the training and stream its updates; the model goes to the visitor's session."""
-    command = _command(name, epochs, limit, latent_dim, margin, scale)
-    yield f"**Training**: loading MNIST and building `{name}` …", gr.skip(), None
+def _train(name, epochs, latent_dim, margin, scale, limit, progress, session, dataset=D.DEFAULT):
+    """Run the training on `dataset` and stream its updates; the model goes to the visitor's session."""
+    command = _command(name, epochs, limit, latent_dim, margin, scale, dataset)
+    yield f"**Training**: loading {D.get(dataset).title} and building `{name}` …", gr.skip(), None
     model_args = {k: v for k, v in (("latent_dim", latent_dim), ("margin", margin), ("scale", scale))
                   if v is not None}
-    config = training.resolve(name, epochs=epochs, limit=limit, init=_start_from(name), **model_args)
+    config = training.resolve(name, dataset=dataset, epochs=epochs, limit=limit, init=_start_from(name, dataset),
+                              **model_args)
     run = training.Run(config)
     rows, preview, last_yield, ev = [], None, 0.0, None
     for ev in run.events(log_every=5):
@@ -217,17 +234,18 @@ def _train(name, epochs, latent_dim, margin, scale, limit, progress, session):
     model.config = {"kind": model.kind, "command": command, "training": config.to_dict(),
                     "description": recipes.get(name).description}
     model.source = f"trained here: {command}"
-    registry.put(name, model, session)
+    registry.put(name, model, session, dataset)
     _progress.pop(session, None)
-    yield (f"**Done** in {ev.seconds:.0f} s: every tab now uses this `{name}`, for you alone. Download it "
+    on = "" if dataset == D.DEFAULT else f" on {D.get(dataset).title}"
+    yield (f"**Done** in {ev.seconds:.0f} s: every tab now uses this `{name}`{on}, for you alone. Download it "
            f"below to keep it (`{command}`)."), _curve(rows), preview
 
 
 @friendly
-def save_model(slot, request: gr.Request = None):
-    """The model the visitor sees in `slot` as a checkpoint zip to download → (zip path, message).
-    Nothing is written to the checkpoint folder."""
-    path = registry.export(slot, registry.session_of(request))
+def save_model(slot, dataset=D.DEFAULT, request: gr.Request = None):
+    """The model the visitor sees in `slot` of `dataset` as a checkpoint zip to download → (zip
+    path, message). Nothing is written to the checkpoint folder."""
+    path = registry.export(slot, registry.session_of(request), as_dataset(dataset))
     return str(path), f"**Ready**: `{path.name}` below. `deepgen.load(\"{path.name}\")` or the upload above reads it back."
 
 
@@ -236,15 +254,16 @@ NO_SIGN_IN = ("Pushing needs your own Hugging Face sign-in, which this server do
 
 
 @friendly
-def push_model(slot, repo_id, token, oauth_token: gr.OAuthToken | None = None, request: gr.Request = None):
-    """Push the model the visitor sees in `slot` to the Hub repo `repo_id`: with their own
-    sign-in in public mode, with the token typed in otherwise; never with the host's token."""
+def push_model(slot, repo_id, token, dataset=D.DEFAULT, oauth_token: gr.OAuthToken | None = None,
+               request: gr.Request = None):
+    """Push the model the visitor sees in `slot` of `dataset` to the Hub repo `repo_id`: with their
+    own sign-in in public mode, with the token typed in otherwise; never with the host's token."""
     if public.enabled():
         token = getattr(oauth_token, "token", None)
         if not token:
             raise gr.Error("Sign in with Hugging Face (the button above) to push to your own account."
                            if public.on_space() else NO_SIGN_IN, title="Not pushed")
-    model = registry.get(slot, registry.session_of(request))
+    model = registry.get(slot, registry.session_of(request), as_dataset(dataset))
     try:
         url = push(model, repo_id, token=(token or "").strip())   # an empty token is refused there
     except PushError as exc:
@@ -252,14 +271,23 @@ def push_model(slot, repo_id, token, oauth_token: gr.OAuthToken | None = None, r
     return f"**Pushed** `{slot}` to {url}"
 
 
-def build(demo):
-    """The tab; in public mode the source box takes Hub ids only and pushing signs in with the Hub."""
+def build(demo, dataset=None, tab=None):
+    """The tab; in public mode the source box takes Hub ids only and pushing signs in with the Hub.
+    `dataset`: the app's data-set switch, which the table, loading, training and saving follow
+    (the table is redrawn when the switch moves and when the tab opens)."""
     intro(INTRO)
     slots = list(registry.SLOTS)
-    table = gr.Dataframe(value=None, headers=TABLE_COLUMNS, label="The models you see and their test-set metrics",
+    extra = [dataset] if dataset is not None else []
+    table = gr.Dataframe(value=None, headers=TABLE_COLUMNS,
+                         label="The models you see (for the chosen data set) and their test-set metrics",
                          interactive=False, wrap=True, max_height=460,
                          column_widths=["13%", "17%", "7%", "9%", "39%", "15%"])
-    demo.load(models_table, None, table, api_name="models")
+    demo.load(models_table, extra, table, api_name="models")
+    if dataset is not None:
+        when_switched(tab, dataset).success(models_table, dataset, table, api_visibility="private",
+                                            show_progress="hidden")
+    if tab is not None:
+        tab.select(models_table, extra, table, api_visibility="private", show_progress="hidden")
     bundled = action("Back to the bundled models")
 
     with gr.Accordion("Load a checkpoint", open=False):
@@ -274,9 +302,9 @@ def build(demo):
                                type="filepath", height=90, scale=3)
             load_zip = action("Load the zip")
         load_status = gr.Markdown()
-    load.click(load_model, [load_slot, source], [load_status, table], api_name="load_model")
-    load_zip.click(upload_model, [load_slot, zip_file], [load_status, table], api_name="upload_model")
-    bundled.click(back_to_bundled, None, [load_status, table], api_name="back_to_bundled")
+    load.click(load_model, [load_slot, source, *extra], [load_status, table], api_name="load_model")
+    load_zip.click(upload_model, [load_slot, zip_file, *extra], [load_status, table], api_name="upload_model")
+    bundled.click(back_to_bundled, extra, [load_status, table], api_name="back_to_bundled")
 
     gr.Markdown("### Train a model")
     with gr.Row(equal_height=False):
@@ -305,10 +333,10 @@ def build(demo):
     # Training calls at once: one run, the next queued behind it, on one's own machine; in public
     # mode a few more enter, so that those past `public.TRAINING_RUNS` are refused at once.
     listeners = public.TRAINING_RUNS + 4 if public.enabled() else 1
-    run = start.click(train_model, [name, epochs, latent, margin, scale, limit],
+    run = start.click(train_model, [name, epochs, latent, margin, scale, limit, *extra],
                       [train_status, curve, preview], api_name="train", concurrency_limit=listeners,
                       concurrency_id="training", show_progress_on=[train_status])
-    run.then(models_table, None, table, api_visibility="private")
+    run.then(models_table, extra, table, api_visibility="private")
     stop.click(stopped, None, train_status, cancels=[run], api_visibility="private")
 
     with gr.Accordion("Download or push a model", open=False):
@@ -324,6 +352,6 @@ def build(demo):
             upload = action("Push to the Hub")
         save_status = gr.Markdown(NO_SIGN_IN if public.enabled() and not public.on_space() else "")
     name.input(fields_for, name, [save_slot, latent, margin, scale], api_visibility="private")
-    save.click(save_model, save_slot, [saved, save_status], api_name="save_model")
-    upload.click(push_model, [save_slot, repo, token], save_status, api_name="push_model")
+    save.click(save_model, [save_slot, *extra], [saved, save_status], api_name="save_model")
+    upload.click(push_model, [save_slot, repo, token, *extra], save_status, api_name="push_model")
     return table

@@ -1,13 +1,15 @@
-"""Style transfer tab: the conditional VAE encodes a digit's style H with its label Y, then
-decodes H with every label."""
+"""Style transfer tab: the conditional VAE encodes a digit's (or an item's) style H with its
+label Y, then decodes H with every label of its data set."""
 import gradio as gr
 import torch
 
+from deepgen import data as D
 from deepgen import inference
 
-from .. import preload, registry, testset
+from .. import cvae_sliders, preload, registry, testset
 from ..components import (
-    KEEP, DigitInput, action, as_digit, as_label, as_seed, digit_gallery, friendly, intro, notice, notice_box)
+    KEEP, DigitInput, action, as_dataset, as_digit, as_label, as_seed, class_names, digit_gallery, follow, friendly,
+    intro, notice, notice_box)
 from ..pictures import captioned
 
 LABEL_SOURCES = ["classifier's prediction", "true label (test digits)"]
@@ -21,104 +23,152 @@ decode it with every label $Y = 0 \ldots 9$.
 """
 
 
-def _label(x, true_label, source, session=None):
+def _label(x, true_label, source, session=None, dataset=D.DEFAULT):
     """(label used, sentence saying where it came from)."""
+    names, noun = class_names(dataset), D.get(dataset).noun
     if source == LABEL_SOURCES[1] and true_label is not None:
-        return int(true_label), f"true label **{int(true_label)}**"
+        return int(true_label), f"true label **{names[int(true_label)]}**"
     try:
-        p = inference.classify(registry.get("classifier", session), x)[0]
+        p = inference.classify(registry.get("classifier", session, dataset), x)[0]
     except registry.ModelMissing:
         if true_label is not None:
-            return int(true_label), f"true label **{int(true_label)}** (no classifier checkpoint)"
-        raise ValueError("No label for this digit: the classifier checkpoint is missing — pick a test "
-                         "digit (it has a true label) or train the classifier.") from None
+            return int(true_label), f"true label **{names[int(true_label)]}** (no classifier checkpoint)"
+        raise ValueError(f"No label for this {noun}: the classifier checkpoint is missing — pick a test "
+                         f"{noun} (it has a true label) or train the classifier.") from None
     label = int(p.argmax())
-    why = "" if source == LABEL_SOURCES[0] else " (a drawn digit has no true label)"
-    return label, f"classifier's prediction **{label}** (p = {float(p[label]):.2f}){why}"
+    why = "" if source == LABEL_SOURCES[0] else f" (this {noun} has no true label)"
+    return label, f"classifier's prediction **{names[label]}** (p = {float(p[label]):.2f}){why}"
 
 
 @friendly
-def style_transfer(image, true_label=None, label_source=LABEL_SOURCES[0], request: gr.Request = None):
-    """Digit → (its style decoded with labels 0–9: ten (28×28 digit, label) pairs; which label was used)."""
-    session = registry.session_of(request)
-    true_label = as_label(true_label)
-    x = as_digit(image)
-    cvae = registry.get("cvae", session)
-    label, why = _label(x, true_label, label_source, session)
+def style_transfer(image, true_label=None, label_source=LABEL_SOURCES[0], dataset=D.DEFAULT,
+                   request: gr.Request = None):
+    """Image of `dataset` → (its style decoded with each of the ten labels: ten (28×28 image,
+    class name) pairs; which label was used)."""
+    session, dataset = registry.session_of(request), as_dataset(dataset)
+    true_label = as_label(true_label, dataset)
+    x = as_digit(image, dataset)
+    cvae = registry.get("cvae", session, dataset)
+    label, why = _label(x, true_label, label_source, session, dataset)
     row = inference.style_row(cvae, x, label)
-    return captioned(row, range(10)), f"Style encoded with the {why}."
+    return captioned(row, class_names(dataset)), f"Style encoded with the {why}."
 
 
 @friendly
-def style_grid(count=6, seed=0, request: gr.Request = None):
-    """`count` random test digits (from `seed`) × ten labels, row by row as (28×28 digit, caption)
-    pairs: the source digit captioned with its test-set index, then labels 0–9."""
-    count = int(count)
+def style_grid(count=6, seed=0, dataset=D.DEFAULT, request: gr.Request = None):
+    """`count` random test images of `dataset` (from `seed`) × ten labels, row by row as (28×28
+    image, caption) pairs: the source captioned with its test-set index, then the ten classes."""
+    count, dataset = int(count), as_dataset(dataset)
     if not 1 <= count <= 12:
-        raise ValueError("Use 1 to 12 source digits.")
-    cvae = registry.get("cvae", registry.session_of(request))
-    images, labels = testset.tensors()
+        raise ValueError(f"Use 1 to 12 source {D.get(dataset).noun}s.")
+    cvae = registry.get("cvae", registry.session_of(request), dataset)
+    images, labels = testset.tensors(dataset)
     idx = torch.randperm(len(labels), generator=torch.Generator().manual_seed(as_seed(seed)))[:count]
     xs, ys = images[idx], labels[idx]
     rows = inference.style_grid(cvae, xs, ys).reshape(count, 10, 1, 28, 28)
     cells = torch.cat([xs[:, None], rows], 1).reshape(-1, 1, 28, 28)
-    captions = [c for i in idx.tolist() for c in [f"#{i}"] + [str(d) for d in range(10)]]
+    captions = [c for i in idx.tolist() for c in [f"#{i}", *class_names(dataset)]]
     return captioned(cells, captions)
 
 
 @friendly
-def prior_grid(rows=5, seed=0, request: gr.Request = None):
-    """Prior samples: one H ∼ N(0, I) per row, decoded with labels 0–9 across ((28×28 digit, label)
-    pairs, row by row)."""
-    rows = int(rows)
+def prior_grid(rows=5, seed=0, dataset=D.DEFAULT, request: gr.Request = None):
+    """Prior samples: one H ∼ N(0, I) per row, decoded with the ten labels across ((28×28 image,
+    class name) pairs, row by row)."""
+    rows, dataset = int(rows), as_dataset(dataset)
     if not 1 <= rows <= 12:
         raise ValueError("Use 1 to 12 rows.")
-    cells = inference.prior_grid(registry.get("cvae", registry.session_of(request)), rows, as_seed(seed))
-    return captioned(cells, list(range(10)) * rows)
+    cells = inference.prior_grid(registry.get("cvae", registry.session_of(request), dataset), rows, as_seed(seed))
+    return captioned(cells, class_names(dataset) * rows)
 
 
-def warm():
+def warm(dataset=D.DEFAULT):
     """Load the CVAE and the classifier and run this tab's callbacks once."""
-    style_transfer(preload.sample_digit())
-    style_grid()
-    prior_grid()
+    style_transfer(preload.sample_digit(), dataset=dataset)
+    style_grid(dataset=dataset)
+    prior_grid(dataset=dataset)
 
 
-def on_open(request: gr.Request = None):
+def on_open(dataset=D.DEFAULT, request: gr.Request = None):
     """When the tab opens: a note on what is missing."""
-    return notice(["cvae", "classifier"], session=registry.session_of(request))
+    return notice(["cvae", "classifier"], session=registry.session_of(request), dataset=as_dataset(dataset))
 
 
-def build(tab):
+def titles(dataset=D.DEFAULT):
+    """The labels of this tab's galleries and grid slider, in the words of `dataset`."""
+    ds = D.get(as_dataset(dataset))
+    if ds.name == D.DEFAULT:
+        labels, across = "each label 0–9", "labels 0–9"
+    else:
+        labels, across = f"each class ({', '.join(ds.classes[:2])}, …)", "the ten classes"
+    return {"row": f"Its style, decoded with {labels}",
+            "grid": f"Source (first column, #test index), then {across}",
+            "count": f"source {ds.noun}s (random test {ds.noun}s)",
+            "prior": f"P(X | H, Y), H ∼ N(0, I): one H per row, {'Y = 0–9' if ds.name == D.DEFAULT else 'Y'} "
+                     f"across{'' if ds.name == D.DEFAULT else ': ' + ', '.join(ds.classes)}",
+            "heading": f"#### Several source {ds.noun}s × ten labels"}
+
+
+def switched(dataset, request: gr.Request = None):
+    """This tab for a newly chosen data set: its words and a notice; the old set's grids go (the
+    source's row is redrawn by the source's own switch, or emptied where the CVAE is missing)."""
+    dataset = as_dataset(dataset)
+    t = titles(dataset)
+    missing = not registry.available("cvae", registry.session_of(request), dataset)
+    row = gr.update(label=t["row"], value=None) if missing else gr.update(label=t["row"])
+    return (row, "" if missing else gr.skip(), gr.update(label=t["grid"], value=None), gr.update(label=t["count"]),
+            gr.update(label=t["prior"], value=None), t["heading"], on_open(dataset, request))
+
+
+def grids(count, seed, rows, prior_seed, dataset=D.DEFAULT, request: gr.Request = None):
+    """Both grids redrawn for the data set shown (each left empty where it cannot be drawn)."""
+    drawn = []
+    for draw_grid in (lambda: style_grid(count, seed, dataset, request),
+                      lambda: prior_grid(rows, prior_seed, dataset, request)):
+        try:
+            drawn.append(draw_grid())
+        except gr.Error:
+            drawn.append(None)
+    return tuple(drawn)
+
+
+def build(tab, dataset=None):
+    """`dataset`: the app's data-set switch, which every callback here follows."""
     intro(INTRO)
     status = notice_box()
-    tab.select(on_open, None, status, api_visibility="private")
+    extra = [dataset] if dataset is not None else []
+    t = titles()
+    tab.select(on_open, extra, status, api_visibility="private")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
-            source = DigitInput("style", label="Source digit")
+            source = DigitInput("style", label="Source digit", dataset=dataset, tab=tab)
             label_source = gr.Radio(LABEL_SOURCES, value=LABEL_SOURCES[0], label="Encode with the label from")
         with gr.Column(scale=5):
-            row = digit_gallery("Its style, decoded with each label 0–9", columns=10)
+            row = digit_gallery(t["row"], columns=10)
             used = gr.Markdown()
-            gr.Markdown("#### Several source digits × ten labels")
+            heading = gr.Markdown(t["heading"])
             with gr.Row(equal_height=True):
-                count = gr.Slider(1, 12, value=6, step=1, label="source digits (random test digits)")
+                count = gr.Slider(1, 12, value=6, step=1, label=t["count"])
                 seed = gr.Number(label="seed", value=0, precision=0, min_width=80)
                 go = action("Show grid")
-            grid_img = digit_gallery("Source (first column, #test index), then labels 0–9", columns=11,
-                                     elem_classes=["source-first"])
-    inputs, outputs = [source.digit, source.label, label_source], [row, used]
-    preload.register("style", warm)
+            grid_img = digit_gallery(t["grid"], columns=11, elem_classes=["source-first"])
+    inputs, outputs = [source.digit, source.label, label_source, *extra], [row, used]
+    preload.register("style", warm, each_dataset=True)
     source.then(style_transfer, inputs, outputs, api_name="style_transfer", show_progress="hidden")
     label_source.input(style_transfer, inputs, outputs, api_visibility="private", show_progress="hidden")
-    go.click(style_grid, [count, seed], grid_img, api_name="style_grid", **KEEP)
+    go.click(style_grid, [count, seed, *extra], grid_img, api_name="style_grid", **KEEP)
 
-    intro("#### Samples of the prior, per label\nEach row decodes one $H \\sim N(0, I)$ with the labels "
-          "0–9: one style, ten digits.")
+    intro("#### Samples of the prior, per label\nEach row decodes one $H \\sim N(0, I)$ with the ten "
+          "labels: one style, ten digits (or ten kinds of clothing).")
     with gr.Row(equal_height=True):
         rows = gr.Slider(1, 12, value=5, step=1, label="rows")
         prior_seed = gr.Number(label="seed", value=0, precision=0, min_width=80)
         sample = action("Sample")
-    prior_img = digit_gallery("P(X | H, Y), H ∼ N(0, I): one H per row, Y = 0–9 across", columns=10)
-    sample.click(prior_grid, [rows, prior_seed], prior_img, api_name="prior_grid", **KEEP)
+    prior_img = digit_gallery(t["prior"], columns=10)
+    sample.click(prior_grid, [rows, prior_seed, *extra], prior_img, api_name="prior_grid", **KEEP)
+    cvae_sliders.build(tab, dataset)
+    if dataset is not None:
+        for event in follow(tab, dataset, switched, [row, used, grid_img, count, prior_img, heading, status]):
+            event.success(grids, [count, seed, rows, prior_seed, dataset], [grid_img, prior_img],
+                          api_visibility="private", **KEEP)
     return source

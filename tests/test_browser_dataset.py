@@ -1,0 +1,107 @@
+"""The data-set switch in Debian's chromium: after switching to Fashion-MNIST every tab shows
+clothes (class names such as "Trouser", not digits), drawing gives way to test items, and the
+Models tab lists the Fashion-MNIST slots. A tab opened after the switch catches up as it opens
+(Gradio adds a tab's components to the page only then). Needs `apt-get install chromium` (missing → the test fails)."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from test_app_dataset import BUNDLED, FASHION, fashion_checkpoint
+from test_browser import ROOT, app_page, block, browser, free_port  # noqa: F401 - fixtures and helpers
+from webapp import registry
+from deepgen import data, recipes
+
+pytestmark = pytest.mark.browser
+NAMES = list(data.class_names(FASHION))
+WAIT = 90_000           # ms; a busy machine is slow, an idle one answers each step in a few seconds
+
+
+@pytest.fixture(scope="module")
+def both_url(app_checkpoints, tmp_path_factory):
+    """`python app.py` serving the test MNIST checkpoints and Fashion-MNIST ones for BUNDLED."""
+    folder = tmp_path_factory.mktemp("browser-both")
+    for slot in app_checkpoints.iterdir():
+        shutil.copytree(slot, folder / slot.name)
+    for slot in BUNDLED:
+        fashion_checkpoint(slot, recipes.bundled_path(slot, FASHION, root=folder))
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), registry.ENV_VAR: str(folder),
+           "DEEPGEN_PRELOAD": "0"}           # no warm-up competing with the test for the cores
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=log.open("w"))
+    address = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(address, timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    pytest.fail(f"`python app.py` did not serve {address}: {log.read_text()[-2000:]}")
+                time.sleep(0.2)
+        yield address
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def captions(page, label):
+    """The caption texts of the gallery labelled `label`, once it shows clothes."""
+    gallery = block(page, label)
+    gallery.locator(".caption-label").first.wait_for(timeout=WAIT)
+    return [t.strip() for t in gallery.locator(".caption-label").all_inner_texts()]
+
+
+def no_digit_only(texts):
+    return not [t for t in texts if re.fullmatch(r"\d", t)]
+
+
+def test_switching_to_fashion_shows_clothes_in_every_tab(browser, both_url):  # noqa: F811
+    with app_page(browser, both_url) as page:
+        page.get_by_role("tab", name="Draw").first.click()
+        page.locator(".digit-pad").first.wait_for(state="visible", timeout=WAIT)
+        page.get_by_role("radio", name="Fashion-MNIST").check()
+
+        # Draw: no sketchpad; test item #0 (an ankle boot) and the classifier's classes
+        block(page, "Your item: 28×28 input").locator("img").first.wait_for(timeout=WAIT)
+        assert page.locator(".digit-pad:visible").count() == 0
+        assert page.get_by_role("tab", name="Draw (digits only)").first.is_disabled()
+        block(page, "Classifier: P(item)").get_by_text("Ankle boot").first.wait_for(timeout=WAIT)
+        assert page.get_by_text("drawing is for digits").first.is_visible()
+
+        # Style transfer: one item decoded in the ten classes, and the grid of items × classes
+        page.get_by_role("tab", name="Style transfer").first.click()
+        assert captions(page, "Its style, decoded with each class (T-shirt/top, Trouser, …)") == NAMES
+        grid = captions(page, "Source (first column, #test index), then the ten classes")
+        assert grid[1:11] == NAMES and no_digit_only(grid)
+
+        # Latent space: the test items to interpolate between are named by class
+        page.get_by_role("tab", name="Latent space").first.click()
+        page.get_by_text("Trouser · #", exact=False).first.wait_for(timeout=WAIT)
+
+        # Generate: the Fashion-MNIST GAN's samples; the missing generators say how to train them
+        page.get_by_role("tab", name="Generate").first.click()
+        page.locator("#samples-gan img").first.wait_for(timeout=WAIT)
+        page.locator("code:visible", has_text="python -m train vaegan --dataset fashion-mnist").first.wait_for(
+            timeout=WAIT)
+
+        # Models: the Fashion-MNIST slots, and how to train the missing ones
+        page.get_by_role("tab", name="Models").first.click()
+        page.get_by_text("train: python -m train ae --dataset fashion-mnist").first.wait_for(timeout=WAIT)
+
+        # Compare (last: it embeds the test set when it first opens): two test items, classes named
+        page.get_by_role("tab", name="Compare").first.click()
+        shown = block(page, "Classes shown")
+        shown.get_by_text("Trouser", exact=True).wait_for(timeout=WAIT)
+        assert shown.get_by_text("3", exact=True).count() == 0
+        block(page, "Item B: 28×28 input").locator("img").first.wait_for(timeout=WAIT)
+        assert page.locator(".digit-pad:visible").count() == 0
+        assert not page.console_errors, page.console_errors
