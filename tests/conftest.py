@@ -13,6 +13,15 @@ import torch  # noqa: E402
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny batches gain nothing from threads, and threads fight any other job on the machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def mnist_test_slice():
     """The first 512 MNIST test images and labels."""

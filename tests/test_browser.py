@@ -27,11 +27,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def url(app_checkpoints, tmp_path_factory):
-    """`python app.py` in its own process (as a person starts it), on a free port."""
+@contextlib.contextmanager
+def serve_app(checkpoints, tmp_path_factory, **env):
+    """`python app.py` in its own process (as a person starts it) serving `checkpoints`, on a free
+    port, with the extra environment `env`; yields its address."""
     port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), registry.ENV_VAR: str(app_checkpoints)}
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), registry.ENV_VAR: str(checkpoints), **env}
     log = tmp_path_factory.mktemp("app") / "app.log"
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=log.open("w"))
@@ -50,6 +51,13 @@ def url(app_checkpoints, tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def url(app_checkpoints, tmp_path_factory):
+    """`python app.py` serving the test checkpoints."""
+    with serve_app(app_checkpoints, tmp_path_factory) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")

@@ -2,19 +2,13 @@
 clothes (class names such as "Trouser", not digits), drawing gives way to test items, and the
 Models tab lists the Fashion-MNIST slots. A tab opened after the switch catches up as it opens
 (Gradio adds a tab's components to the page only then). Needs `apt-get install chromium` (missing → the test fails)."""
-import os
 import re
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from test_app_dataset import BUNDLED, FASHION, fashion_checkpoint
-from test_browser import ROOT, app_page, block, browser, free_port  # noqa: F401 - fixtures and helpers
-from webapp import registry
+from test_browser import app_page, block, browser, serve_app  # noqa: F401 - fixtures and helpers
 from deepgen import data, recipes
 
 pytestmark = pytest.mark.browser
@@ -30,27 +24,9 @@ def both_url(app_checkpoints, tmp_path_factory):
         shutil.copytree(slot, folder / slot.name)
     for slot in BUNDLED:
         fashion_checkpoint(slot, recipes.bundled_path(slot, FASHION, root=folder))
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), registry.ENV_VAR: str(folder),
-           "DEEPGEN_PRELOAD": "0"}           # no warm-up competing with the test for the cores
-    log = tmp_path_factory.mktemp("app") / "app.log"
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=log.open("w"))
-    address = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(address, timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail(f"`python app.py` did not serve {address}: {log.read_text()[-2000:]}")
-                time.sleep(0.2)
+    # no warm-up competing with the test for the cores
+    with serve_app(folder, tmp_path_factory, DEEPGEN_PRELOAD="0") as address:
         yield address
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def captions(page, label):

@@ -28,12 +28,7 @@ BUNDLED = ROOT / "checkpoints" / FASHION
 TINY = dict(limit=128, epochs=1, batch_size=64, device="cpu", log_every=1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -19,12 +19,7 @@ from deepgen.trainers import GANTrainer
 TINY = dict(epochs=2, limit=128, batch_size=32, width=8)     # 8 steps: every step is filmed
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @functools.cache

@@ -33,13 +33,7 @@ FALLING = {"ClassifierTrainer": "loss", "AutoencoderTrainer": "bce", "VAETrainer
            "SiameseTrainer": "loss"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny batches gain nothing from threads, and threads fight any other job on the machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @functools.cache
