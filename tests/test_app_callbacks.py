@@ -116,6 +116,14 @@ def test_pick_test_digits():
             components.pick_test_digit(bad)
 
 
+def test_opening_the_test_set_picker_shows_its_image_once():
+    image, label, index = components.pick_if_empty(None, 7)
+    assert (image == components.pick_test_digit(7)[0]).all() and index == 7
+    with pytest.raises(gr.Error) as shown:          # an image is there: it stays, silently
+        components.pick_if_empty(image, 3)
+    assert shown.value.visible is False
+
+
 def test_missing_mnist_is_said_clearly(monkeypatch, tmp_path):
     from deepgen import data
 
@@ -234,6 +242,14 @@ def test_style_transfer(digit):
         style.style_transfer(image, "12", style.LABEL_SOURCES[1])
 
 
+def test_opening_the_style_tab_fills_only_the_empty_grids():
+    grid, prior = style.fill_empty(None, None, 3, 0, 2, 0)
+    assert digits_and_captions(grid)[1] == digits_and_captions(style.style_grid(3, 0))[1]
+    assert digits_and_captions(prior)[1] == digits_and_captions(style.prior_grid(2, 0))[1]
+    kept = style.fill_empty(grid, None, 3, 0, 2, 0)
+    assert isinstance(kept[0], type(gr.skip())) and kept[1] is not None
+
+
 def test_style_and_prior_grids():
     _, captions = digits_and_captions(style.style_grid(3, 0))
     assert len(captions) == 3 * 11
@@ -306,6 +322,13 @@ def test_models_table():
     assert list(table["slot"]) == list(registry.SLOTS)
     assert (table["status"] == "bundled").all()
     assert "threshold = 0.8" in table.set_index("slot").loc["siamese-arcface", "metrics"]
+
+
+def test_metrics_read_as_words_in_a_fixed_order():
+    text = models._metrics_text({"eval_seconds": 3.0, "zeta": 1, "fid": 0.5912, "test_accuracy": 0.99512,
+                                 "iwae_k": 64, "calibration_a": -9.1})
+    assert text == "test accuracy = 0.9951; FID = 0.5912; zeta = 1"
+    assert models._metrics_text(["not", "a", "dict"]) == ""
 
 
 def test_load_model(restore_registry, app_checkpoints):
@@ -440,3 +463,12 @@ def test_training_fields_follow_the_recipe():
 def test_huge_or_bad_seeds_get_the_seed_message(call):
     with pytest.raises(gr.Error, match="A seed is a whole number from 0 to 2\\^63−1"):
         call()
+
+
+def test_scatter_leaves_points_outside_its_range_out():
+    from webapp.pictures import Frame, scatter
+    frame = Frame(-1, 1, size=100, pad=10)
+    blank = np.asarray(scatter(np.zeros((0, 2)), [], frame))
+    outside = np.asarray(scatter([[5.0, 0.0], [0.0, -3.0]], [1, 2], frame))
+    inside = np.asarray(scatter([[0.5, 0.5]], [1], frame))
+    assert (outside == blank).all() and (inside != blank).any()

@@ -335,6 +335,25 @@ def input_texts(dataset, label="Digit", pad_label="Draw a digit"):
             "shown": f"{shown}: 28×28 input", "info": f"test {ds.noun}s only"}
 
 
+def slider_value(v, name, limit):
+    """A latent slider's value `v` as a float; ValueError naming slider `name` unless it is a number
+    in [−limit, limit] (the API takes any value, the page only the slider's)."""
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, not {v!r}.") from None
+    if not math.isfinite(v) or abs(v) > limit + 1e-9:
+        raise ValueError(f"{name} = {v:g} is outside the sliders' range [−{limit:g}, {limit:g}].")
+    return v
+
+
+def pick_if_empty(shown, index, dataset=D.DEFAULT):
+    """`pick_test_digit(index)` where no image is shown yet; otherwise nothing changes."""
+    if shown is not None:
+        raise _quiet()
+    return pick_test_digit(index, dataset)
+
+
 class DigitInput:
     """Draw, upload or pick a test image of the visitor's data set. `digit` shows the 28×28 input
     the models see and `label` holds the class name of a picked test image (None otherwise).
@@ -357,7 +376,7 @@ class DigitInput:
             with gr.Tab("Upload", id="upload"):
                 self.upload = image_box(label=texts["upload"], type="pil", image_mode=None,
                                         sources=["upload", "clipboard"], format="png", height=280)
-            with gr.Tab("Test set", id="test"):
+            with gr.Tab("Test set", id="test") as test_tab:
                 self.index = gr.Number(label=texts["index"], value=0, precision=0)
                 with gr.Row():
                     self.show = gr.Button("Show this one", size="md")
@@ -375,6 +394,9 @@ class DigitInput:
             self.show.click(pick_test_digit, [self.index, *extra], [*out, self.index], api_name=f"{name}_pick",
                             api_visibility=visibility, **KEEP),
             self.random.click(pick_random, extra, [*out, self.index], api_visibility="private", **KEEP),
+            # opening the picker shows its test image at once, unless an image is already there
+            test_tab.select(pick_if_empty, [self.digit, self.index, *extra], [*out, self.index],
+                            api_visibility="private", **KEEP),
         ]
         if dataset is not None:
             self.events += follow(tab, dataset, self.switch, [self.draw_tab, self.tabs, self.upload, self.index, *out],

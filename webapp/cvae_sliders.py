@@ -5,8 +5,6 @@ turn from −2 to 2, the others held).
 
 Mount with `cvae_sliders.build(tab, dataset)` inside a tab (`dataset`: the app's data-set switch,
 or None for MNIST only)."""
-import math
-
 import gradio as gr
 import numpy as np
 import torch
@@ -16,7 +14,8 @@ from deepgen import inference
 from deepgen.images import to_uint8
 
 from . import registry, testset
-from .components import KEEP, action, as_dataset, as_seed, class_names, digit_output, friendly, intro, picture
+from .components import (KEEP, action, as_dataset, as_seed, class_names, digit_output, friendly, intro, picture,
+                         slider_value)
 from .pictures import digit_grid_html
 
 MAX_SLIDERS, RANGE = 8, 3.0
@@ -33,13 +32,7 @@ def _code(cvae, values):
     """Slider values → H (dimensions past the sliders stay 0)."""
     h = torch.zeros(cvae.latent_dim)
     for i, v in enumerate(values[:cvae.latent_dim]):
-        try:
-            v = float(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"h{i + 1} must be a number, not {v!r}.") from None
-        if not math.isfinite(v) or abs(v) > RANGE + 1e-9:
-            raise ValueError(f"h{i + 1} = {v:g} is outside the sliders' range [−{RANGE:g}, {RANGE:g}].")
-        h[i] = v
+        h[i] = slider_value(v, f"h{i + 1}", RANGE)
     return h
 
 

@@ -131,8 +131,9 @@ def scatter(points, labels, frame, radius=1.6, title=None, names=None):
         label = f"{tick:g}"
         draw.text((px - draw.textlength(label, font=f) / 2, p1 + 5), label, fill=(90, 90, 90), font=f)
         draw.text((p0 - 5 - draw.textlength(label, font=f), py - 6), label, fill=(90, 90, 90), font=f)
-    pts = np.asarray(points, dtype=np.float64)
-    for (x, y), c in zip(pts, np.asarray(labels)):
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    inside = ((pts >= frame.lo) & (pts <= frame.hi)).all(1)     # the frame's range, not its margin
+    for (x, y), c in zip(pts[inside], np.asarray(labels)[inside]):
         px, py = frame.to_pixel(x, y)
         draw.ellipse([px - radius, py - radius, px + radius, py + radius], fill=PALETTE[int(c) % 10])
     for r, row in enumerate(rows):

@@ -12,7 +12,7 @@ from deepgen.images import grid
 from .. import latent_plots, preload, registry, testset
 from ..components import (
     KEEP, LATEX, action, as_digit, as_seed, digit_gallery, digit_output, friendly, image_box, intro, notice,
-    notice_box, picture)
+    notice_box, picture, slider_value)
 from ..components import when_switched
 from ..pictures import Frame, mark, scatter
 
@@ -60,16 +60,8 @@ latent space decodes $f((1-t)\,\mu(x_0) + t\,\mu(x_1))$ and stays on the manifol
 
 
 def _check(values, order):
-    code = []
-    for i, v in enumerate(values):
-        name = f"h{order[i] + 1}" if i < len(order) else f"slider {i + 1}"
-        try:
-            v = float(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a number, not {v!r}.") from None
-        if not math.isfinite(v) or abs(v) > RANGE + 1e-9:
-            raise ValueError(f"{name} = {v:g} is outside the sliders' range [−{RANGE:g}, {RANGE:g}].")
-        code.append(v)
+    code = [slider_value(v, f"h{order[i] + 1}" if i < len(order) else f"slider {i + 1}", RANGE)
+            for i, v in enumerate(values)]
     if len(code) > N_SLIDERS:
         raise ValueError(f"at most {N_SLIDERS} latent values, not {len(code)}")
     return code

@@ -36,13 +36,27 @@ to keep it, upload the zip later, or push it to the Hub.
 TABLE_COLUMNS = ["slot", "model", "status", "parameters", "metrics", "source"]
 
 
+# the metrics a reader looks for, in this order and these words; bookkeeping is left out
+METRIC_NAMES = {
+    "test_accuracy": "test accuracy", "recall_at_1": "recall@1", "verification_accuracy": "verification accuracy",
+    "map_at_r": "MAP@R", "roc_auc": "ROC AUC", "threshold": "threshold", "label_accuracy": "label accuracy of samples",
+    "fid": "FID", "classifier_score": "classifier score", "ambiguous_share": "ambiguous samples",
+    "test_neg_elbo": "−ELBO (nats)", "test_nll_iwae": "−log P(x), IWAE (nats)", "test_bce": "−log P(x|h) (nats)",
+    "test_mse": "squared error", "transfer_frozen_accuracy": "frozen encoder + 10 labels a class",
+    "transfer_scratch_accuracy": "same labels, from scratch"}
+BOOKKEEPING = {"eval_seconds", "iwae_k", "n_pairs", "fid_floor", "transfer_labels_per_class", "calibration_a",
+               "calibration_b"}
+
+
 def _metrics_text(metrics):
+    """`metrics` as one readable line: the known ones named and ordered, any others as `key = value`."""
     def fmt(v):
         return f"{v:.4g}" if isinstance(v, float) else str(v)
     if not isinstance(metrics, dict):
         return ""
-    return ", ".join(f"{k} = {fmt(v)}" for k, v in sorted(metrics.items(), key=lambda kv: str(kv[0]))
-                     if isinstance(v, (int, float, str)))
+    shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) and k not in BOOKKEEPING}
+    known = [f"{name} = {fmt(shown.pop(k))}" for k, name in METRIC_NAMES.items() if k in shown]
+    return "; ".join(known + [f"{k} = {fmt(v)}" for k, v in sorted(shown.items(), key=lambda kv: str(kv[0]))])
 
 
 def models_table(dataset=D.DEFAULT, request: gr.Request = None):

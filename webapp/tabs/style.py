@@ -132,6 +132,12 @@ def grids(count, seed, rows, prior_seed, dataset=D.DEFAULT, request: gr.Request 
     return tuple(drawn)
 
 
+def fill_empty(grid_now, prior_now, count, seed, rows, prior_seed, dataset=D.DEFAULT, request: gr.Request = None):
+    """On opening the tab, the grids that are still empty (a first visit) drawn; the others kept."""
+    drawn = grids(count, seed, rows, prior_seed, dataset, request)
+    return tuple(gr.skip() if now else new for now, new in zip((grid_now, prior_now), drawn))
+
+
 def build(tab, dataset=None):
     """`dataset`: the app's data-set switch, which every callback here follows."""
     intro(INTRO)
@@ -166,6 +172,8 @@ def build(tab, dataset=None):
         sample = action("Sample")
     prior_img = digit_gallery(t["prior"], columns=10)
     sample.click(prior_grid, [rows, prior_seed, *extra], prior_img, api_name="prior_grid", **KEEP)
+    tab.select(fill_empty, [grid_img, prior_img, count, seed, rows, prior_seed, *extra], [grid_img, prior_img],
+               api_visibility="private", **KEEP)
     cvae_sliders.build(tab, dataset)
     if dataset is not None:
         for event in follow(tab, dataset, switched, [row, used, grid_img, count, prior_img, heading, status]):
