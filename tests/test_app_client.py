@@ -111,9 +111,9 @@ def test_compare(client):
     assert {c["label"] for c in out[0]["confidences"]} == {"same", "different"}
     assert "calibrated" in out[1] and "uncalibrated" in out[6]
     assert all(is_png(p) for p in (out[4], out[9]))
-    for near in (out[2], out[3], out[7], out[8]):                      # galleries, captioned as text
-        assert len(near) == 8 and all(is_png(n["image"]) for n in near)
-        assert all(re.fullmatch(r"\d · \d\.\d\d", n["caption"]) for n in near)
+    for near in (out[2], out[3], out[7], out[8]):                      # inline grids, captioned as text
+        captions = grid_captions(near)
+        assert len(captions) == 8 and all(re.fullmatch(r"\d · \d\.\d\d", c) for c in captions)
 
 
 def test_generate(client):

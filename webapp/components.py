@@ -23,7 +23,7 @@ from deepgen import data as D
 from deepgen.preprocess import NOT_AN_IMAGE, InputError, from_image, from_photo
 
 from . import testset, uploads
-from .pictures import digit_image
+from .pictures import digit_grid_html, digit_image
 from .registry import ModelMissing
 from .sketch import check_payload as check_sketch, from_sketch, guard_blobs
 
@@ -199,6 +199,22 @@ def image_box(**kwargs):
     def postprocess(value):
         return original(png_file(value) if isinstance(value, np.ndarray) else value)
 
+    box.postprocess = postprocess
+    return box
+
+
+def digit_grid(label, columns, **kwargs):
+    """An output grid of captioned digits sent inline as one HTML string (`pictures.digit_grid_html`):
+    no file per digit for the browser or an API client to fetch. Its callback returns the
+    (28×28 uint8, caption) pairs that a `digit_gallery` takes."""
+    box = gr.HTML(label=label, show_label=True, container=True, min_height=60, elem_classes=["samples", "labelled-grid"],
+                  **kwargs)
+    original = box.postprocess
+
+    def postprocess(value):
+        if isinstance(value, (list, tuple)):
+            value = digit_grid_html(value, columns)
+        return original(value)
     box.postprocess = postprocess
     return box
 

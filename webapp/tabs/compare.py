@@ -13,7 +13,7 @@ from deepgen import inference, losses
 
 from .. import preload, registry, sphere, testset
 from ..components import (
-    KEEP, LATEX, DigitInput, as_dataset, as_digit, class_names, digit_gallery, follow, friendly, how_to_give,
+    KEEP, LATEX, DigitInput, as_dataset, as_digit, class_names, digit_gallery, digit_grid, follow, friendly, how_to_give,
     image_box, intro, notice, notice_box)
 from ..pictures import Frame, captioned, mark, scatter
 
@@ -440,8 +440,8 @@ def build(tab, dataset=None):
                 chooser = gr.Dropdown(registry.SIAMESE_SLOTS, value=default, label="Siamese model")
                 verdict = gr.Label(label="Verdict", num_top_classes=2)
                 details = gr.Markdown(latex_delimiters=LATEX)
-                near_a = digit_gallery(t["near_a"], columns=NEIGHBOURS, height="auto")
-                near_b = digit_gallery(t["near_b"], columns=NEIGHBOURS, height="auto")
+                near_a = digit_grid(t["near_a"], columns=NEIGHBOURS)     # inline: no 32 files per answer
+                near_b = digit_grid(t["near_b"], columns=NEIGHBOURS)
                 plane = image_box(label="Test embeddings (2-D PCA), A and B marked", format="png",
                                  interactive=False, height=430, elem_classes=["plot"])
                 gr.Markdown(PROJECTION)
