@@ -68,6 +68,9 @@ def wait_idle(pid, timeout=180):
     return False
 
 
+DATASET = "mnist"      # the data-set switch, an input of every endpoint (raw HTTP sends every input)
+
+
 def start_server(checkpoints):
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
@@ -135,8 +138,8 @@ async def client(url, files, seconds, index, results, sessions):
         turn = index
         while time.perf_counter() < deadline:
             a, b = files[turn % len(files)], files[(turn + 1) % len(files)]
-            api_name, data = (("reconstruct", [a]) if turn % 2 == 0 else
-                              ("compare", [a, b, "siamese-arcface", "siamese-cosface"]))
+            api_name, data = (("reconstruct", [a, DATASET]) if turn % 2 == 0 else
+                              ("compare", [a, b, "siamese-arcface", "siamese-cosface", DATASET]))
             try:
                 seconds_taken, error = await call(http, url, api_name, data, session)
             except httpx.HTTPError as exc:
