@@ -30,14 +30,19 @@ def fashion_checkpoint(slot, folder, seed=1):
                 metrics=metrics, training={"dataset": FASHION, "recipe": slot})
 
 
-@pytest.fixture(scope="module", autouse=True)
-def checkpoints(app_checkpoints, tmp_path_factory):
-    """The session's MNIST checkpoints plus Fashion-MNIST ones for BUNDLED, as the app's folder."""
-    folder = tmp_path_factory.mktemp("both-datasets")
+def both_datasets(app_checkpoints, folder):
+    """`folder` holding the session's MNIST checkpoints plus Fashion-MNIST ones for BUNDLED."""
     for slot in app_checkpoints.iterdir():
         shutil.copytree(slot, folder / slot.name)
     for slot in BUNDLED:
         fashion_checkpoint(slot, recipes.bundled_path(slot, FASHION, root=folder))
+    return folder
+
+
+@pytest.fixture(scope="module", autouse=True)
+def checkpoints(app_checkpoints, tmp_path_factory):
+    """The session's MNIST checkpoints plus Fashion-MNIST ones for BUNDLED, as the app's folder."""
+    folder = both_datasets(app_checkpoints, tmp_path_factory.mktemp("both-datasets"))
     old = os.environ[registry.ENV_VAR]
     os.environ[registry.ENV_VAR] = str(folder)
     registry.reset()

@@ -3,13 +3,12 @@ clothes (class names such as "Trouser", not digits), drawing gives way to test i
 Models tab lists the Fashion-MNIST slots. A tab opened after the switch catches up as it opens
 (Gradio adds a tab's components to the page only then). Needs `apt-get install chromium` (missing → the test fails)."""
 import re
-import shutil
 
 import pytest
 
-from test_app_dataset import BUNDLED, FASHION, fashion_checkpoint
+from test_app_dataset import FASHION, both_datasets
 from test_browser import app_page, block, browser, serve_app  # noqa: F401 - fixtures and helpers
-from deepgen import data, recipes
+from deepgen import data
 
 pytestmark = pytest.mark.browser
 NAMES = list(data.class_names(FASHION))
@@ -19,11 +18,7 @@ WAIT = 90_000           # ms; a busy machine is slow, an idle one answers each s
 @pytest.fixture(scope="module")
 def both_url(app_checkpoints, tmp_path_factory):
     """`python app.py` serving the test MNIST checkpoints and Fashion-MNIST ones for BUNDLED."""
-    folder = tmp_path_factory.mktemp("browser-both")
-    for slot in app_checkpoints.iterdir():
-        shutil.copytree(slot, folder / slot.name)
-    for slot in BUNDLED:
-        fashion_checkpoint(slot, recipes.bundled_path(slot, FASHION, root=folder))
+    folder = both_datasets(app_checkpoints, tmp_path_factory.mktemp("browser-both"))
     # no warm-up competing with the test for the cores
     with serve_app(folder, tmp_path_factory, DEEPGEN_PRELOAD="0") as address:
         yield address

@@ -120,22 +120,27 @@ def switched(dataset, request: gr.Request = None):
             gr.update(label=t["prior"], value=None), t["heading"], on_open(dataset, request))
 
 
-def grids(count, seed, rows, prior_seed, dataset=D.DEFAULT, request: gr.Request = None):
-    """Both grids redrawn for the data set shown (each left empty where it cannot be drawn)."""
+def _grids(count, seed, rows, prior_seed, dataset, request, wanted=(True, True)):
+    """The style grid and the prior grid, each drawn where `wanted` (else gr.skip()) and left
+    empty where it cannot be drawn."""
     drawn = []
-    for draw_grid in (lambda: style_grid(count, seed, dataset, request),
-                      lambda: prior_grid(rows, prior_seed, dataset, request)):
+    for want, draw_grid in zip(wanted, (lambda: style_grid(count, seed, dataset, request),
+                                        lambda: prior_grid(rows, prior_seed, dataset, request))):
         try:
-            drawn.append(draw_grid())
+            drawn.append(draw_grid() if want else gr.skip())
         except gr.Error:
             drawn.append(None)
     return tuple(drawn)
 
 
+def grids(count, seed, rows, prior_seed, dataset=D.DEFAULT, request: gr.Request = None):
+    """Both grids redrawn for the data set shown (each left empty where it cannot be drawn)."""
+    return _grids(count, seed, rows, prior_seed, dataset, request)
+
+
 def fill_empty(grid_now, prior_now, count, seed, rows, prior_seed, dataset=D.DEFAULT, request: gr.Request = None):
     """On opening the tab, the grids that are still empty (a first visit) drawn; the others kept."""
-    drawn = grids(count, seed, rows, prior_seed, dataset, request)
-    return tuple(gr.skip() if now else new for now, new in zip((grid_now, prior_now), drawn))
+    return _grids(count, seed, rows, prior_seed, dataset, request, wanted=(not grid_now, not prior_now))
 
 
 def build(tab, dataset=None):
