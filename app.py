@@ -20,6 +20,11 @@ import os
 import sys
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+THREADS = max(1, int(os.environ.get("DEEPGEN_THREADS") or 1))
+# torch.set_num_threads reaches only the thread that calls it: Gradio's worker threads would start
+# OpenMP and MKL teams as wide as the machine. The environment, read before torch loads, reaches all.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, str(THREADS))
 # Gradio summarises its last GRADIO_ANALYTICS_MAX_EVENTS calls with pandas after every call (for its
 # monitoring page): at the default 10 000 that costs more than a model call. Summarise seldom, keep few.
 os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "500")
@@ -28,7 +33,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
 import gradio as gr  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(max(1, int(os.environ.get("DEEPGEN_THREADS") or 1)))
+torch.set_num_threads(THREADS)
 
 from starlette.middleware import Middleware  # noqa: E402
 
@@ -126,8 +131,8 @@ def launch(blocks=None, **kwargs):
         _sweeper = session.start_sweeper(registry.STORE, also=(components.prune_pngs, registry.prune_exports))
     blocks = blocks or demo
     wait = not kwargs.pop("prevent_thread_lock", False)
+    preload.start()         # load the bundled models and derived data while the server starts
     served = blocks.launch(theme=THEME, css=CSS, js=JS, prevent_thread_lock=True, **kwargs)
-    preload.start()         # load the bundled models and derived data now that the app serves
     if wait:
         blocks.block_thread()
     return served
