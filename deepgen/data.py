@@ -89,28 +89,58 @@ def resolve_data_dir(data_dir=None):
     return Path(data_dir or os.environ.get(ENV_VAR) or DEFAULT_DIR)
 
 
-def _has_files(root, ds):
+FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),     # torchvision's names,
+         False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}      # the same for every set here
+
+
+def _raw_file(root, ds, name):
+    """The path of `name` in the set's raw folder, plain or gzipped, or None."""
     raw = root / ds.folder / "raw"
-    names = [Path(url).name for url, _ in ds.source().resources]
-    return all((raw / name).exists() or (raw / name.removesuffix(".gz")).exists() for name in names)
+    return next((path for path in (raw / name, raw / f"{name}.gz") if path.is_file()), None)
+
+
+def _has_files(root, ds):
+    return all(_raw_file(root, ds, name) for names in FILES.values() for name in names)
+
+
+def read_idx(path):
+    """An IDX file (LeCun's MNIST format: zero bytes, a type code, the dimension count, each
+    dimension as a big-endian int32, then the values) as a uint8 tensor."""
+    import gzip
+
+    import numpy as np
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if raw[:2] != b"\0\0" or raw[2] != 0x08:
+        raise DataMissing(f"{path} is not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    shape = tuple(int(d) for d in np.frombuffer(raw, ">i4", ndim, offset=4))
+    values = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
+    if values.size != int(np.prod(shape)):
+        raise DataMissing(f"{path} is truncated: {values.size} values for the shape {shape}")
+    return torch.from_numpy(values.reshape(shape).copy())
 
 
 def tensors(dataset=DEFAULT, train=True, data_dir=None, download=True):
     """A data set as (images float32 N×1×28×28, in [0, 1] unless it is normalised, labels int64 N)."""
     ds = get(dataset)
     root = resolve_data_dir(data_dir)
-    present = _has_files(root, ds)
-    if not present and not download:
-        raise DataMissing(_missing_message(ds, root))
-    try:
-        source = ds.source()(str(root), train=train, download=not present)
-    except Exception as exc:  # torchvision raises URLError, RuntimeError, OSError offline
-        raise DataMissing(_missing_message(ds, root) + f" (download failed: {exc})") from exc
-    images = source.data.unsqueeze(1).float().div_(255.0)
+    if not _has_files(root, ds):
+        if not download:
+            raise DataMissing(_missing_message(ds, root))
+        try:
+            ds.source()(str(root), train=train, download=True)
+        except Exception as exc:  # torchvision raises URLError, RuntimeError, OSError offline
+            raise DataMissing(_missing_message(ds, root) + f" (download failed: {exc})") from exc
+    # Read here rather than through torchvision, whose import alone takes seconds.
+    pixels, labels = (read_idx(_raw_file(root, ds, name)) for name in FILES[train])
+    images = pixels.unsqueeze(1).float().div_(255.0)
     if ds.normalize:
         mean, std = ds.normalize
         images = images.sub_(mean).div_(std)
-    return images, source.targets.long()
+    return images, labels.long()
 
 
 def mnist_tensors(train=True, data_dir=None, download=True):

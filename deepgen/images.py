@@ -8,11 +8,21 @@ def to_uint8(images):
     return (images.detach().clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
 
 
-def grid(images, nrow=8, padding=2):
-    """B×1×28×28 in [0, 1] → one H×W uint8 picture, white digits on black as in MNIST."""
-    from torchvision.utils import make_grid  # imported here: torchvision takes seconds to import
-    g = make_grid(images.detach().cpu().float(), nrow=nrow, padding=padding, pad_value=0.3)
-    return to_uint8(g[0])
+def grid(images, nrow=8, padding=2, pad_value=0.3):
+    """B×1×28×28 in [0, 1] → one H×W uint8 picture, white digits on black as in MNIST: rows of
+    `nrow` digits with `padding` pixels of grey between them (torchvision's `make_grid` layout)."""
+    cells = images.detach().cpu().float()[:, 0].numpy()
+    n, h, w = cells.shape
+    if n == 1:                                          # one digit: itself, unframed
+        return (np.clip(cells[0], 0, 1) * 255).round().astype(np.uint8)
+    columns = min(nrow, n)
+    rows = -(-n // columns)
+    canvas = np.full((rows * (h + padding) + padding, columns * (w + padding) + padding), pad_value, np.float32)
+    for i, cell in enumerate(cells):
+        r, c = divmod(i, columns)
+        top, left = r * (h + padding) + padding, c * (w + padding) + padding
+        canvas[top:top + h, left:left + w] = cell
+    return (np.clip(canvas, 0, 1) * 255).round().astype(np.uint8)
 
 
 def save_png(array, path):

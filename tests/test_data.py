@@ -99,3 +99,38 @@ def test_loader_is_reproducible(mnist_test_slice):
     again = [y for _, y in D.loader(ds, batch_size=64, seed=4)]
     assert all(torch.equal(a, b) for a, b in zip(first, again))
     assert sorted(torch.cat(first).tolist()) == sorted(mnist_test_slice[1].tolist())
+
+
+@pytest.mark.parametrize("name", list(D.DATASETS))
+def test_the_idx_reader_matches_torchvision(name):
+    """deepgen reads the raw files itself (torchvision's import takes seconds); the result is
+    torchvision's, image for image and label for label."""
+    ds = D.get(name)
+    for train in (False, True):
+        x, y = D.tensors(name, train=train, data_dir=SHARED, download=False)
+        reference = ds.source()(str(SHARED), train=train, download=False)
+        assert torch.equal(x, reference.data.unsqueeze(1).float() / 255)
+        assert torch.equal(y, reference.targets)
+
+
+def test_the_idx_reader_takes_gzipped_files_and_refuses_others(tmp_path):
+    import gzip
+    raw = (SHARED / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").read_bytes()
+    (tmp_path / "labels.gz").write_bytes(gzip.compress(raw))
+    assert torch.equal(D.read_idx(tmp_path / "labels.gz"), D.read_idx(SHARED / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"))
+    (tmp_path / "short").write_bytes(raw[:100])
+    with pytest.raises(DataMissing, match="truncated"):
+        D.read_idx(tmp_path / "short")
+    (tmp_path / "text").write_bytes(b"not an idx file")
+    with pytest.raises(DataMissing, match="not an IDX file"):
+        D.read_idx(tmp_path / "text")
+
+
+@pytest.mark.parametrize("count, nrow", [(1, 8), (7, 3), (10, 10), (64, 8)])
+def test_grid_lays_digits_out_as_torchvision_does(count, nrow):
+    from torchvision.utils import make_grid
+
+    from deepgen.images import grid, to_uint8
+    images = torch.rand(count, 1, 28, 28, generator=torch.Generator().manual_seed(count)) * 1.2 - 0.1
+    expected = to_uint8(make_grid(images.clamp(0, 1), nrow=nrow, padding=2, pad_value=0.3)[0])
+    assert (grid(images, nrow) == expected).all()
