@@ -10,6 +10,10 @@ import torch.nn.functional as F
 from . import losses
 from .models import CVAE
 
+# Images per forward pass over a whole test set: on a CPU, batches of 100 run 1.5–2.5× faster than
+# batches of 1 000, whose activations spill out of the caches.
+BATCH = 100
+
 # Until a Siamese checkpoint's metrics.json carries a calibration, compare with these.
 DEFAULT_THRESHOLD, DEFAULT_A, DEFAULT_B = 1.0, -10.0, 10.0
 
@@ -61,7 +65,7 @@ def latent_grid(vae, n=15):
 
 
 @_no_grad
-def encode_means(model, images, batch_size=1000):
+def encode_means(model, images, batch_size=BATCH):
     """μ (or h) of many images, batch by batch (N×d)."""
     return torch.cat([latent_mean(model, images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
 
@@ -113,7 +117,7 @@ def prior_grid(cvae: CVAE, rows=4, seed=0):
 # --- Siamese networks -------------------------------------------------------------------------
 
 @_no_grad
-def embed(model, images, batch_size=1000):
+def embed(model, images, batch_size=BATCH):
     """Unit-length embeddings (N×e), batch by batch."""
     return torch.cat([model.embed(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
 
@@ -248,7 +252,7 @@ def elbo_terms(model, x, samples=16, seed=0, y=None):
 
 
 @_no_grad
-def mean_kl_per_dimension(model, images, batch_size=1000):
+def mean_kl_per_dimension(model, images, batch_size=BATCH):
     """KL_i = ½ (μ_i² + σ_i² − 1 − log σ_i²) of each latent dimension, averaged over `images` (d):
     near 0, the dimension is inactive (Q(h_i|X) is the prior whatever X is)."""
     total = torch.zeros(model.latent_dim)

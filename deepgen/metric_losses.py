@@ -74,7 +74,9 @@ class _ClassifierLoss(MetricLoss):
     def __init__(self, embedding_dim, num_classes=10, margin=0.0, scale=30.0, **_):
         super().__init__()
         self.margin, self.scale = margin, scale
-        self.W = nn.Parameter(torch.randn(num_classes, embedding_dim) * 0.01)
+        self.W = nn.Parameter(torch.empty(num_classes, embedding_dim))
+        if not self.W.is_meta:      # a checkpoint's skeleton needs no values (random ops on meta load slowly)
+            nn.init.normal_(self.W, 0.0, 0.01)
 
     def cos(self, embeddings):
         return L.cosine_logits(embeddings, self.W)

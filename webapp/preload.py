@@ -1,18 +1,19 @@
-"""Warm the app up in the background as soon as it serves, so that no visitor's first click waits
+"""Warm the app up in the background while it starts serving, so that no visitor's first click waits
 for lazy loading: the bundled models, the test sets and what is derived from them (test-set
 embeddings, the manifold grid, the scatter), and one run of each tab's callback.
 
 Tabs register their warm-up while the app is built (`register`, in tab order: the landing tab
-first); `start()` runs them once, on one daemon thread: every tab on MNIST first, then, for the
-other data sets, the tabs whose warm-up takes a data set (`each_dataset`), skipping data sets
-with no bundled checkpoint at all. So the MNIST models are ready as fast as before. A request
-that comes before its model is ready waits for the same load: the registry loads each model,
-and computes each cached value, once under a lock. Nothing starts at import, so tests and
-scripts that only build the app load nothing behind their back.
+first). `start()` runs them once, in that order, WORKERS at a time (each model call uses one
+core): every tab on MNIST first, then, for the other data sets, the tabs whose warm-up takes a
+data set (`each_dataset`), skipping data sets with no bundled checkpoint at all. A request that
+comes before its model is ready waits for the same load: the registry loads each model, and
+computes each cached value, once under a lock. Nothing starts at import, so tests and scripts
+that only build the app load nothing behind their back.
 """
 import logging
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from deepgen import data, recipes
 log = logging.getLogger("deepgen.app")
 
 ENV_VAR = "DEEPGEN_PRELOAD"
+WORKERS = min(4, os.cpu_count() or 1)   # warm-ups at once: they run while the app waits for its first visitors
 _tasks = []             # (name, fn, each_dataset) in the order they run
 _thread = None
 _lock = threading.Lock()
@@ -73,17 +75,27 @@ def wait(timeout=None):
 
 
 def _run():
+    """Take the warm-ups in plan order on WORKERS threads (each model call uses one core)."""
     present = {}
+    queue = []
     for name, fn, dataset in plan():
         if dataset not in (None, data.DEFAULT):
             if dataset not in present:
                 present[dataset] = has_checkpoints(dataset)
             if not present[dataset]:
                 continue
-        try:
-            fn() if dataset is None else fn(dataset)
-        except Exception as exc:  # noqa: BLE001 - a missing model is named by its tab, not here
-            log.info("warm-up of %s (%s) skipped: %s", name, dataset or "mnist", exc)
+        queue.append((name, fn, dataset))
+    with ThreadPoolExecutor(WORKERS, thread_name_prefix="deepgen-preload") as pool:
+        for _ in pool.map(_warm, queue):
+            pass
+
+
+def _warm(task):
+    name, fn, dataset = task
+    try:
+        fn() if dataset is None else fn(dataset)
+    except Exception as exc:  # noqa: BLE001 - a missing model is named by its tab, not here
+        log.info("warm-up of %s (%s) skipped: %s", name, dataset or "mnist", exc)
 
 
 def sample_digit():
