@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from webapp import components, registry
+from deepgen import inference
+from webapp import components, registry, testset
 from webapp.tabs import compare, draw, generate, latent, models, style
 
 pytestmark = pytest.mark.usefixtures("app_checkpoints")
@@ -293,16 +294,21 @@ def test_compare_errors(digit):
 def test_generate():
     gan, vaegan, vae, table = generate.generate(3, 64)
     assert all(len(grid_digits_and_captions(g)[0]) == 64 for g in (gan, vaegan, vae))
-    assert isinstance(table, pd.DataFrame) and len(table) == 4
-    scores = table[["D of the GAN", "D of the VAE-GAN"]]
-    assert ((scores >= 0) & (scores <= 1)).all().all()
-    means = table.set_index("samples")
+    assert isinstance(table, pd.DataFrame) and len(table) == 3
+    real = "mean D(x) of real test digits (512)"
+    assert list(table.columns) == ["samples", "judged by", "mean D(x) of the samples", real]
+    rows = table.set_index("samples")
     for samples, title, judge in ((gan, "GAN: G(z)", "D of the GAN"), (vaegan, "VAE-GAN: f(z)", "D of the VAE-GAN"),
                                   (vae, "VAE: f(z)", "D of the GAN")):
         _, captions = grid_digits_and_captions(samples)         # each digit captioned with its D(x) …
         d = [float(c) for c in captions]
         assert all(0 <= v <= 1 for v in d) and all(c == f"{v:.2f}" for c, v in zip(captions, d))
-        assert np.mean(d) == pytest.approx(means.loc[title, judge], abs=0.01)   # … whose mean is in the table
+        assert rows.loc[title, "judged by"] == judge
+        assert np.mean(d) == pytest.approx(rows.loc[title, "mean D(x) of the samples"], abs=0.01)   # … whose mean is here
+        model = registry.get("gan" if judge == "D of the GAN" else "vaegan")
+        images, _ = testset.first(512)
+        expected = float(inference.discriminator_scores(model, images).mean())
+        assert rows.loc[title, real] == pytest.approx(expected, abs=1e-3)       # the same D on real digits
     again = generate.generate(3, 64)
     assert again[0] == gan                                                  # one seed, one picture
     for bad in ((0, 0), (0, 65), (-1, 4), ("x", 4)):

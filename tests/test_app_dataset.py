@@ -213,7 +213,8 @@ def test_sphere_shows_the_sets_test_items():
 def test_generate_samples_the_sets_gan_and_names_the_others():
     gan, vaegan, vae, table, *walks, note = generate.on_open(0, 8, 0, 1, 4, FASHION)
     assert gan is not None and vaegan is None and vae is None and walks[0] is not None
-    assert isinstance(table, pd.DataFrame) and "real test items (512)" in set(table["samples"])
+    assert isinstance(table, pd.DataFrame) and list(table["samples"]) == ["GAN: G(z)"]
+    assert table.loc[0, "judged by"] == "D of the GAN" and 0 <= table.loc[0, "mean D(x) of real test items (512)"] <= 1
     assert "python -m train vaegan --dataset fashion-mnist" in note and "python -m train vae --dataset" in note
 
 

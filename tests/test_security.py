@@ -123,7 +123,7 @@ def test_an_upload_changes_nothing_for_another_visitor_until_reset(visitors, dig
     assert "Loaded" in message
     assert not same(seen_by(a, digit)[1:2], before[1:2]) and same(seen_by(b, digit), before)
     # Derived data is cached per model: B's D(x) of real digits stays that of the bundled GAN.
-    real_scores = lambda client: client.predict(0, 4, api_name="/generate")[3]["data"][-1]   # noqa: E731
+    real_scores = lambda client: [row[-1] for row in client.predict(0, 4, api_name="/generate")[3]["data"]]  # noqa: E731
     b_scores = real_scores(b)
     a.predict("gan", handle_file(other_zip(tmp_path, "gan", 2)), api_name="/upload_model")
     assert real_scores(a) != b_scores and real_scores(b) == b_scores

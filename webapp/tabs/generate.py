@@ -4,7 +4,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
 import pandas as pd
-import torch
 
 from deepgen import data, inference
 from deepgen import timelapse as T
@@ -20,6 +19,8 @@ MAX_SAMPLES = 64
 POOL = ThreadPoolExecutor(3, thread_name_prefix="generate")  # the three models run side by side on 2 cores
 SOURCES = [("gan", "GAN: G(z)"), ("vaegan", "VAE-GAN: f(z)"), ("vae", "VAE: f(z)")]
 JUDGES = [("gan", "D of the GAN"), ("vaegan", "D of the VAE-GAN")]
+REAL_IMAGES = 512
+REAL_COLUMN = f"mean D(x) of real test {{noun}}s ({REAL_IMAGES})"
 INTRO = r"""
 ### Sample the generators
 The GAN's discriminator $D$ and generator $G$ play a game. $D$ minimises
@@ -51,44 +52,55 @@ def _check(seed, count=1):
 
 
 def _real_scores(model):
-    images, _ = testset.first(512, data.dataset_of(model).name)
+    images, _ = testset.first(REAL_IMAGES, data.dataset_of(model).name)
     return float(inference.discriminator_scores(model, images).mean())
+
+
+def _real_mean(judge):
+    """The mean D(x) of `judge` on the first test images (computed once per model), or None
+    where the test set is missing."""
+    try:
+        return round(registry.memo(judge, "real_D", _real_scores), 3)
+    except testset.TestSetMissing:
+        return None
+
+
+def _draw_and_judge(model, judge, count, seed):
+    """`count` samples of `model` from `seed`, scored by `judge` (or None): (samples, D(x) or None,
+    their HTML grid captioned with D(x)). One job of the pool: drawing, judging and encoding."""
+    samples = inference.generate(model, count, seed)
+    scores = inference.discriminator_scores(judge, samples) if judge is not None else None
+    captions = [f"{v:.2f}" for v in scores.tolist()] if scores is not None else [""] * count
+    return samples, scores, digit_grid_html(captioned(samples, captions), columns=8)
 
 
 @friendly
 def generate(seed=0, count=16, dataset=data.DEFAULT, request: gr.Request = None):
     """(GAN, VAE-GAN, VAE samples of `dataset`'s models, each an HTML grid of digits captioned with
-    their D(x); table of mean D(x))."""
+    their D(x); a table of each row's mean D(x) beside that D's mean on real test digits). Each
+    generator's samples are judged by its own discriminator, the VAE's by the GAN's."""
     session, dataset = registry.session_of(request), registry.dataset_name(dataset)
     seed, count = _check(seed, count)
     judges = {slot: registry.get(slot, session, dataset) for slot, _ in JUDGES
               if registry.available(slot, session, dataset)}
-    drawing = {slot: POOL.submit(inference.generate, registry.get(slot, session, dataset), count, seed)
-               for slot, _ in SOURCES if registry.available(slot, session, dataset)}
-    samples = {slot: job.result() for slot, job in drawing.items()}
-    if samples and judges:                     # one discriminator pass per judge over all samples
-        batch = torch.cat(list(samples.values()))
-        judging = {judge: POOL.submit(inference.discriminator_scores, model, batch) for judge, model in judges.items()}
-        scores = {judge: dict(zip(samples, job.result().split(count))) for judge, job in judging.items()}
-    pictures, rows = [], []
-    for slot, title in SOURCES:
-        if slot not in samples:
-            pictures.append(None)
-            continue
-        own = slot if slot in judges else next(iter(judges), None)   # VAE samples: the GAN's D
-        captions = [f"{v:.2f}" for v in scores[own][slot].tolist()] if own else [""] * count
-        pictures.append(digit_grid_html(captioned(samples[slot], captions), columns=8))
-        rows.append({"samples": title, **{name: round(float(scores[judge][slot].mean()), 3)
-                                          for judge, name in JUDGES if judge in judges}})
-    if not rows:
+    judge_of = {slot: slot if slot in judges else next(iter(judges), None) for slot, _ in SOURCES}
+    jobs = {slot: POOL.submit(_draw_and_judge, registry.get(slot, session, dataset), judges.get(judge_of[slot]),
+                              count, seed)
+            for slot, _ in SOURCES if registry.available(slot, session, dataset)}
+    if not jobs:
         raise registry.ModelMissing("None of the gan, vaegan and vae checkpoints is there — train them "
                                     f"with `{registry.train_command('gan', dataset)}`, `… vaegan`, `… vae`.")
-    try:
-        rows.append({"samples": f"real test {data.get(dataset).noun}s (512)",
-                     **{name: round(registry.memo(judges[slot], "real_D", _real_scores), 3)
-                        for slot, name in JUDGES if slot in judges}})
-    except testset.TestSetMissing:
-        pass
+    pictures, rows = [], []
+    for slot, title in SOURCES:
+        if slot not in jobs:
+            pictures.append(None)
+            continue
+        _, scores, picture = jobs[slot].result()
+        pictures.append(picture)
+        if scores is not None:
+            rows.append({"samples": title, "judged by": dict(JUDGES)[judge_of[slot]],
+                         "mean D(x) of the samples": round(float(scores.mean()), 3),
+                         REAL_COLUMN.format(noun=data.get(dataset).noun): _real_mean(judges[judge_of[slot]])})
     return (*pictures, pd.DataFrame(rows))
 
 
@@ -203,7 +215,8 @@ def build(tab, dataset=None):
             with gr.Column(min_width=300):
                 gr.Markdown(f"{title}, captioned with D(x)", elem_classes=["grid-title"])
                 pictures.append(gr.HTML(min_height=120, elem_id=f"samples-{slot}", elem_classes=["samples"]))
-    scores = gr.Dataframe(label="Mean D(x): each discriminator's probability that the samples are real",
+    scores = gr.Dataframe(label="Mean D(x): a discriminator's probability that its generator's samples are real, "
+                                "and that real test images are",
                           interactive=False)
     gr.Markdown(EQUILIBRIUM, latex_delimiters=LATEX, elem_classes=["note"])
     outputs = [*pictures, scores]
