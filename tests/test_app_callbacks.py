@@ -146,7 +146,11 @@ def test_reconstruct(digit):
     for img in (ae, vae, vaegan):
         assert img.shape == (28, 28) and img.dtype == np.uint8
     assert set(probs) == {str(d) for d in range(10)} and sum(probs.values()) == pytest.approx(1, abs=1e-5)
-    assert code.ndim == 3 and note == ""
+    assert note == ""
+    mu = inference.latent_mean(registry.get("vae"), draw.as_digit(digit[0]))[0]
+    values = [float(v) for v in re.findall(r"<title>μ\d+ = ([+-][\d.]+)</title>", code)]
+    assert code.startswith("<svg") and len(values) == 32 == code.count("<rect")   # one bar per dimension …
+    assert values == pytest.approx(mu.tolist(), abs=0.006)                      # … whose value shows on hover
 
 
 def test_reconstruct_without_input():

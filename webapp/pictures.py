@@ -1,7 +1,7 @@
 """Pictures the app draws for its tabs: digits for an image box or a gallery, labelled grids,
-scatter plots with a legend and marks, and bar charts of latent codes (RGB uint8 arrays or PIL
-images). Numbers a student must read go beside the pictures as text (gallery captions), not into
-their pixels."""
+scatter plots with a legend and marks (RGB uint8 arrays or PIL images), and bar charts of
+latent codes (inline SVG). Numbers a student must read go beside the pictures as text (gallery
+captions), not into their pixels."""
 import base64
 import functools
 import html
@@ -17,12 +17,33 @@ PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
 """One colour per digit 0–9 (matplotlib's tab10)."""
 
 
+@functools.lru_cache(maxsize=16)
 def font(size=12):
     from PIL import ImageFont
     try:
         return ImageFont.load_default(size=size)
     except (TypeError, OSError):  # Pillow without FreeType
         return ImageFont.load_default()
+
+
+@functools.lru_cache(maxsize=256)
+def _outlined(text, colour, size):
+    """`text` in `colour`, outlined in white, on a transparent RGBA stamp; and its offset from the
+    point it is drawn at (rendered once: outlined text costs FreeType a stroke per call)."""
+    from PIL import Image, ImageDraw
+
+    f = font(size)
+    left, top, right, bottom = f.getbbox(text, stroke_width=2)
+    stamp = Image.new("RGBA", (max(1, right - left), max(1, bottom - top)), (255, 255, 255, 0))
+    ImageDraw.Draw(stamp).text((-left, -top), text, fill=colour, font=f, stroke_width=2, stroke_fill="white")
+    return stamp, (left, top)
+
+
+def outlined_text(img, xy, text, colour=(0, 0, 0), size=12):
+    """Draw `text` with its top-left at `xy` on the PIL picture `img` (in place), outlined in white
+    so that it reads over the points of a scatter."""
+    stamp, (left, top) = _outlined(str(text), tuple(colour) if not isinstance(colour, str) else colour, size)
+    img.paste(stamp, (round(xy[0] + left), round(xy[1] + top)), stamp)
 
 
 def digit_image(x):
@@ -39,16 +60,24 @@ def captioned(images, captions):
 def digit_grid_html(pairs, columns=8):
     """(28×28 uint8, caption) pairs → an HTML grid of digits, each an inline PNG (no file for the
     browser or an API client to fetch) with its caption as text under it (CSS class `digit-grid`)."""
-    from PIL import Image
-
     cells = []
     for picture, caption in pairs:
-        buffer = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(picture)).save(buffer, format="PNG", compress_level=1)
+        picture = np.ascontiguousarray(picture)
         text = html.escape(str(caption))
         cells.append(f'<figure><img alt="{text}" src="data:image/png;base64,'
-                     f'{base64.b64encode(buffer.getvalue()).decode()}"><figcaption>{text}</figcaption></figure>')
+                     f'{_png_base64(picture.tobytes(), picture.shape)}"><figcaption>{text}</figcaption></figure>')
     return f'<div class="digit-grid" style="--columns: {int(columns)}">{"".join(cells)}</div>'
+
+
+@functools.lru_cache(maxsize=4096)
+def _png_base64(pixels, shape):
+    """A uint8 grey picture (its bytes and shape) as base64 PNG, encoded once: grids show the same
+    test images again and again (nearest neighbours, thumbnails)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.frombuffer(pixels, np.uint8).reshape(shape)).save(buffer, format="PNG", compress_level=1)
+    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def captioned_grid(images, captions, nrow=8, zoom=2, caption_height=14):
@@ -168,7 +197,7 @@ def mark(img, frame, points, names, colour=(0, 0, 0)):
     from PIL import ImageDraw
 
     img = img.copy()
-    draw, f = ImageDraw.Draw(img), font(15)
+    draw = ImageDraw.Draw(img)
     for (x, y), name in zip(points, names):
         px, py = frame.to_pixel(float(x), float(y))
         px = min(max(px, frame.pad), frame.size - frame.pad)
@@ -176,7 +205,7 @@ def mark(img, frame, points, names, colour=(0, 0, 0)):
         draw.ellipse([px - 8, py - 8, px + 8, py + 8], outline=colour, width=3)
         draw.line([px - 12, py, px + 12, py], fill=colour, width=2)
         draw.line([px, py - 12, px, py + 12], fill=colour, width=2)
-        draw.text((px + 10, py - 20), name, fill=colour, font=f, stroke_width=2, stroke_fill="white")
+        outlined_text(img, (px + 10, py - 20), name, colour, 15)
     return img
 
 
@@ -190,18 +219,19 @@ def _ticks(lo, hi, count=5):
     return [round(first + i * step, 10) for i in range(int((hi - first) / step) + 1)]
 
 
-def bars(values, height=120, bar=14, gap=3, limit=3.0):
-    """A bar chart of a latent code (positive bars up in blue, negative down in red): RGB uint8."""
-    from PIL import Image, ImageDraw
-
+def code_bars(values, limit=3.0, height=120, bar=14, gap=3, margin=24):
+    """A bar chart of a latent code as inline SVG: one bar per dimension, up in blue where positive
+    and down in red where negative, clipped at ±`limit`; hovering a bar shows its value."""
     values = [float(v) for v in np.asarray(values).reshape(-1)]
-    width = max(1, len(values)) * (bar + gap) + gap
-    img = Image.new("RGB", (width, height), "white")
-    draw, mid = ImageDraw.Draw(img), height / 2
-    draw.line([0, mid, width, mid], fill=(160, 160, 160))
+    width = margin + max(1, len(values)) * (bar + gap) + gap
+    mid = height / 2
+    parts = [f'<line x1="{margin}" y1="{mid}" x2="{width}" y2="{mid}" stroke="#a0a0a0"/>']
+    for text, y in ((f"+{limit:g}", 10), ("0", mid + 4), (f"−{limit:g}", height - 2)):
+        parts.append(f'<text x="{margin - 4}" y="{y}" text-anchor="end" font-size="10" fill="currentColor">{text}</text>')
     for i, v in enumerate(values):
-        x = gap + i * (bar + gap)
-        h = max(-1.0, min(1.0, v / limit)) * (mid - 2)
-        colour = (31, 119, 180) if v >= 0 else (214, 39, 40)
-        draw.rectangle([x, min(mid, mid - h), x + bar - 1, max(mid, mid - h)], fill=colour)
-    return np.asarray(img)
+        h = max(-1.0, min(1.0, v / limit)) * (mid - 2) if math.isfinite(v) else 0.0
+        colour = "#1f77b4" if v >= 0 else "#d62728"
+        parts.append(f'<rect x="{margin + gap + i * (bar + gap)}" y="{mid - max(h, 0):.1f}" width="{bar}" '
+                     f'height="{max(abs(h), 0.5):.1f}" fill="{colour}"><title>μ{i + 1} = {v:+.2f}</title></rect>')
+    return (f'<svg class="code-bars" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="{len(values)} values of the code">{"".join(parts)}</svg>')

@@ -28,6 +28,7 @@ footer { display: none !important; }
   color: var(--body-text-color); font-variant-numeric: tabular-nums; }
 @media (max-width: 500px) { .digit-grid { grid-template-columns: repeat(6, minmax(0, 1fr)); } }
 .labelled-grid .digit-grid { margin-top: 2.2rem; }   /* below the block's label (components.digit_grid) */
+#code-bars .code-bars { display: block; width: 100%; height: auto; margin-top: 2.2rem; }
 /* Galleries of digits (components.digit_gallery): cells share the width however narrow it is, each
    28x28 digit scaled up with sharp pixels and its caption as text under it, not over it. */
 .digits .fixed-height { min-height: 0 !important; max-height: none !important; }

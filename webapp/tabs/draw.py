@@ -7,9 +7,9 @@ from deepgen import inference
 
 from .. import preload, registry
 from ..components import (
-    DigitInput, as_dataset, as_digit, class_names, digit_output, follow, friendly, image_box, intro, notice,
+    DigitInput, as_dataset, as_digit, class_names, digit_output, follow, friendly, intro, notice,
     notice_box, picture)
-from ..pictures import bars
+from ..pictures import code_bars
 
 INTRO = r"""
 ### Draw a digit and watch three models rebuild it
@@ -49,7 +49,7 @@ def reconstruct(image, dataset=D.DEFAULT, request: gr.Request = None):
         missing.append(str(exc))
     code = None
     try:
-        code = bars(inference.latent_mean(registry.get("vae", session, dataset), x)[0])
+        code = code_bars(inference.latent_mean(registry.get("vae", session, dataset), x)[0])
     except registry.ModelMissing:
         pass
     note = "\n".join(f"- {m}" for m in missing)
@@ -90,8 +90,8 @@ def build(tab, dataset=None):
             with gr.Row():
                 probs = gr.Label(label="Classifier: P(digit)", scale=2)
                 with gr.Column(scale=3):
-                    code = image_box(label="VAE code μ(x) (one bar per dimension)", format="png",
-                                    interactive=False, height=130, buttons=[], elem_classes=["scaled"])
+                    code = gr.HTML(label="VAE code μ(x): one bar per dimension (hover for its value)",
+                                   show_label=True, container=True, min_height=60, elem_id="code-bars")
                     note = gr.Markdown(elem_classes=["note"])
     if dataset is not None:
         follow(tab, dataset, switched, [probs, status], landing=True)
