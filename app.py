@@ -49,6 +49,9 @@ trained on MNIST's handwritten digits and on Fashion-MNIST's clothes. Pick a dat
 # since each call uses one torch thread.
 MODEL_WORKERS = int(os.environ.get("DEEPGEN_WORKERS") or min(8, os.cpu_count() or 1))
 QUEUE_SIZE = 64            # calls waiting past this get Gradio's "busy, try again" at once
+# Waiting visitors hear their place in the queue every second; Gradio's default tells every one of
+# them each time any call starts, which under load costs more Python time than the calls themselves.
+QUEUE_STATUS_EVERY = 1.0    # seconds
 QUEUE_POLL = float(os.environ.get("DEEPGEN_QUEUE_POLL") or 0.005)   # seconds
 DELETE_CACHE = (900, 3600)  # every 15 minutes, delete uploads and outputs older than an hour
 # Gradio keeps a session state (about 0.5 MB here, built from every component's config) for each
@@ -100,7 +103,7 @@ def build_demo(public_mode=None):
                 models.build(demo, dataset, tab)
         demo.unload(forget_visitor)
     share_one_limit(demo)
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=MODEL_WORKERS)
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=MODEL_WORKERS, status_update_rate=QUEUE_STATUS_EVERY)
     # Gradio's queue looks for work every millisecond, about a tenth of a core even when idle.
     demo._queue.sleep_when_free = max(demo._queue.sleep_when_free, QUEUE_POLL)
     return demo

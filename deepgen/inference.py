@@ -157,10 +157,14 @@ def compare_embeddings(ea, eb, threshold=DEFAULT_THRESHOLD, a=DEFAULT_A, b=DEFAU
 
 @_no_grad
 def compare(model, xa, xb, metrics=None):
-    """Slide "Сиамские сети": one network embeds both digits; their distance gives the verdict."""
+    """Slide "Сиамские сети": one network embeds both digits; their distance gives the verdict.
+    Also returns "features", the network's outputs F(x_A), F(x_B) before normalisation (2×e), and
+    "embeddings", the unit vectors compared (2×e)."""
     threshold, a, b, calibrated = calibration(metrics if metrics is not None else getattr(model, "metrics", {}))
-    e = model.embed(torch.cat([xa[:1], xb[:1]]))
-    return {**compare_embeddings(e[0], e[1], threshold, a, b), "calibrated": calibrated}
+    features = model(torch.cat([xa[:1], xb[:1]]))
+    e = F.normalize(features, dim=1)
+    return {**compare_embeddings(e[0], e[1], threshold, a, b), "calibrated": calibrated, "features": features,
+            "embeddings": e}
 
 
 def nearest(bank, query, k=8):

@@ -138,7 +138,7 @@ def ellipse(img, frame, mu, sigma, name="your digit", colour=(0, 0, 0)):
     μ ± 2σ (axis-aligned: Σ is diagonal), μ ± σ dotted inside it, and μ named."""
     from PIL import ImageDraw
 
-    from .pictures import font
+    from .pictures import outlined_text
 
     img = img.copy()
     draw = ImageDraw.Draw(img)
@@ -153,7 +153,7 @@ def ellipse(img, frame, mu, sigma, name="your digit", colour=(0, 0, 0)):
     cx, cy = frame.to_pixel(m1, m2)
     draw.line([cx - 3, cy, cx + 3, cy], fill=colour, width=2)
     draw.line([cx, cy - 3, cx, cy + 3], fill=colour, width=2)
-    draw.text((cx + 8, cy + 6), name, fill=colour, font=font(14), stroke_width=2, stroke_fill="white")
+    outlined_text(img, (cx + 8, cy + 6), name, colour, 14)
     return img
 
 
@@ -162,7 +162,7 @@ def region(img, frame, lo, hi, name, colour=(90, 90, 90)):
     and named in its top-left corner: where the manifold grid's codes lie."""
     from PIL import ImageDraw
 
-    from .pictures import font
+    from .pictures import outlined_text
 
     draw = ImageDraw.Draw(img)
     (x0, y0), (x1, y1) = frame.to_pixel(lo, hi), frame.to_pixel(hi, lo)
@@ -172,7 +172,7 @@ def region(img, frame, lo, hi, name, colour=(90, 90, 90)):
                                    ((x1, y0), (x1, y1))):
             draw.line([ax + t * (bx - ax), ay + t * (by - ay), ax + u * (bx - ax), ay + u * (by - ay)],
                       fill=colour, width=2)
-    draw.text((x0 + 4, y0 + 2), name, fill=colour, font=font(12), stroke_width=2, stroke_fill="white")
+    outlined_text(img, (x0 + 4, y0 + 2), name, colour, 12)
     return img
 
 
@@ -181,7 +181,7 @@ def path(img, frame, start, end, steps, colour=(0, 0, 0)):
     a dot at each of its `steps` codes and the ends named A and B."""
     from PIL import ImageDraw
 
-    from .pictures import font
+    from .pictures import outlined_text
 
     img = img.copy()
     draw = ImageDraw.Draw(img)
@@ -191,7 +191,7 @@ def path(img, frame, start, end, steps, colour=(0, 0, 0)):
         x, y = a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])
         draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill="white", outline=colour, width=2)
     for (x, y), name in ((a, "A"), (b, "B")):
-        draw.text((x + 6, y - 18), name, fill=colour, font=font(15), stroke_width=2, stroke_fill="white")
+        outlined_text(img, (x + 6, y - 18), name, colour, 15)
     return img
 
 

@@ -82,17 +82,16 @@ def formula(model):
     return f"Trained with the **{name}** loss (slide {slide}):\n$$\n{tex}\n$$"
 
 
-def _margin_effect(model, xa, xb):
-    """Markdown: what the loss's margin does for the student's own digits (the classification
-    losses: each digit's angle to its nearest class centre W_j, with and without the margin; the
-    pair losses: the pair's terms)."""
+def _margin_effect(model, raw):
+    """Markdown: what the loss's margin does for the student's own digits, given the network's raw
+    outputs F(x) for A and B (the classification losses: each digit's angle to its nearest class
+    centre W_j, with and without the margin; the pair losses: the pair's terms)."""
     name, loss = getattr(model, "loss_name", None), getattr(model, "loss", None)
     if name in ("contrastive", "triplet"):
         return None
     if not hasattr(loss, "W"):
         return None
     with torch.no_grad():
-        raw = model(torch.cat([xa[:1], xb[:1]]))
         if name == "softmax":
             p = F.softmax(loss.logits(raw), dim=1)
             rows = [f"- **{who}**: softmax puts it in class {int(p[k].argmax())} "
@@ -220,14 +219,14 @@ def compare_one(slot, xa, xb, session=None, dataset=D.DEFAULT):
                f"| cos θ | θ | D = √(2 − 2 cos θ) | p(same) |\n|---|---|---|---|\n"
                f"| {r['cosine']:.3f} | {r['angle']:.1f}° | {r['distance']:.3f} | {r['p_same']:.3f} |",
                formula(model)]
-    effect = _pair_terms(model.loss_name, model, r) or _margin_effect(model, xa, xb)
+    effect = _pair_terms(model.loss_name, model, r) or _margin_effect(model, r["features"])
     if effect:
         details.append(effect)
     details.append(f"*Why this threshold ({r['threshold']:.3f})?* {SCALES}")
     details = "\n\n".join(details)
     label = {"same": r["p_same"], "different": 1 - r["p_same"]}
     try:
-        e = inference.embed(model, torch.cat([xa[:1], xb[:1]]))
+        e = r["embeddings"]
         plot, frame, mean, components = registry.memo(model, "plane", _plane)
         marked = mark(plot, frame, inference.project(e, mean, components).tolist(), ["A", "B"])
         return label, details, _neighbours(model, e[0]), _neighbours(model, e[1]), np.asarray(marked)
