@@ -94,6 +94,37 @@ def test_rgba_bomb_is_refused_before_decoding(files):
     assert time.perf_counter() - start < 1.0
 
 
+
+def rebuilt_as_gradio_does(component, **update):
+    """The copy Gradio builds of a component, for one session, after an update of its props."""
+    return type(component)(**{**component.constructor_args, **update, "render": False})
+
+
+def test_limits_and_encodings_survive_a_label_update(files):
+    box = rebuilt_as_gradio_does(components.image_box(type="pil", image_mode=None), label="Your item")
+    assert box.label == "Your item"
+    with pytest.raises(gr.Error, match="too large"):                      # still bounded
+        box.preprocess(ImageData(path=str(files["rgba7000"]), orig_name="x.png"))
+    grid = rebuilt_as_gradio_does(components.digit_grid("digits", columns=2), label="items")
+    html = grid.postprocess([(np.zeros((28, 28), np.uint8), "a"), (np.ones((28, 28), np.uint8), "b")])
+    assert html.startswith('<div class="digit-grid"') and html.count("<figure>") == 2   # still inline digits
+    assert grid.get_block_name() == "html"                                   # the page's widget
+
+
+def test_every_wrapped_component_of_the_app_keeps_its_wrapping():
+    import app
+    wrapped = [b for b in app.demo.blocks.values() if type(b).__dict__.get("_one_component")]
+    assert len(wrapped) >= 20
+    for block in wrapped:
+        copy = rebuilt_as_gradio_does(block, label="new")
+        plain = type(block).__base__(**{**block.constructor_args, "render": False})
+        assert block.get_block_name() == copy.get_block_name() == plain.get_block_name()     # the page's widget
+        assert block.component_class_id == plain.component_class_id
+        for name in ("preprocess", "postprocess", "accept_blobs"):
+            if name in type(block).__dict__:
+                assert getattr(copy, name) is getattr(block, name), (block, name)
+
+
 MEASURE = textwrap.dedent("""
     import json, resource, sys
     from types import SimpleNamespace

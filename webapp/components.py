@@ -24,6 +24,7 @@ from deepgen.preprocess import NOT_AN_IMAGE, InputError, from_image, from_photo
 
 from . import testset, uploads
 from .pictures import digit_grid_html, digit_image
+from .rebuilt import override
 from .registry import ModelMissing
 from .sketch import check_payload as check_sketch, from_sketch, guard_blobs
 
@@ -164,8 +165,8 @@ def guarded(component):
     sketchpad check their payloads' headers against the decoding budget, `data:` URLs included
     (see `webapp.uploads`), then decode as Gradio does.
 
-    (Wrapping the instance's `preprocess` rather than subclassing: Gradio writes a .pyi stub next
-    to every module that subclasses a component.)"""
+    (The wrapped `preprocess` also reaches the copies Gradio builds of the component: see
+    `webapp.rebuilt`.)"""
     original = component.preprocess
     is_sketch = isinstance(component, gr.ImageEditor)
     lazy = not is_sketch and component.type == "pil" and component.image_mode is None
@@ -184,7 +185,7 @@ def guarded(component):
         except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
             raise user_error(f"{type(component).__name__} input", InputError(NOT_AN_IMAGE)) from exc
 
-    component.preprocess = preprocess
+    override(component, "preprocess", preprocess)
     if is_sketch:
         guard_blobs(component)
     return component
@@ -199,23 +200,23 @@ def image_box(**kwargs):
     def postprocess(value):
         return original(png_file(value) if isinstance(value, np.ndarray) else value)
 
-    box.postprocess = postprocess
+    override(box, "postprocess", postprocess)
     return box
 
 
-def digit_grid(label, columns, **kwargs):
+def digit_grid(label, columns, elem_classes=(), **kwargs):
     """An output grid of captioned digits sent inline as one HTML string (`pictures.digit_grid_html`):
     no file per digit for the browser or an API client to fetch. Its callback returns the
     (28×28 uint8, caption) pairs that a `digit_gallery` takes."""
-    box = gr.HTML(label=label, show_label=True, container=True, min_height=60, elem_classes=["samples", "labelled-grid"],
-                  **kwargs)
+    box = gr.HTML(label=label, show_label=True, container=True, min_height=60,
+                  elem_classes=["samples", "labelled-grid", *elem_classes], **kwargs)
     original = box.postprocess
 
     def postprocess(value):
         if isinstance(value, (list, tuple)):
             value = digit_grid_html(value, columns)
         return original(value)
-    box.postprocess = postprocess
+    override(box, "postprocess", postprocess)
     return box
 
 
@@ -233,7 +234,7 @@ def digit_gallery(label, columns, elem_classes=(), **kwargs):
             value = [(png_file(img) if isinstance(img, np.ndarray) else img, caption) for img, caption in value]
         return original(value)
 
-    box.postprocess = postprocess
+    override(box, "postprocess", postprocess)
     return box
 
 

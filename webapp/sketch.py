@@ -16,6 +16,8 @@ import numpy as np
 from deepgen.preprocess import (
     INK, MAX_DECODED_BYTES, MIN_CONTRAST, InputError, from_image, mnist_style, open_image, reduce_array, shrink)
 
+from .rebuilt import override
+
 MAX_LAYERS = 4
 MAX_PENDING_BYTES = 64 * 2**20   # drawings sent to accept_blobs and not (yet) used, all sessions
 COVERED = 0.98                  # a canvas with more ink than this fraction is covered, not a digit
@@ -130,7 +132,7 @@ def guard_blobs(component, max_bytes=MAX_PENDING_BYTES):
         return result
 
     accept_blobs._is_server_fn = True
-    component.accept_blobs = accept_blobs
+    override(component, "accept_blobs", accept_blobs)
     return component
 
 
