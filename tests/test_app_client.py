@@ -61,13 +61,6 @@ def grid_captions(grid):
     return [caption for _, caption in cells]
 
 
-def captions_of(gallery):
-    """A gallery's value over the API → its captions, after checking that every item is a
-    28×28 PNG digit."""
-    assert all(is_png(item["image"]) and Image.open(item["image"]).size == (28, 28) for item in gallery)
-    return [item["caption"] for item in gallery]
-
-
 def test_draw_and_reconstruct(client, files):
     sketch = {"background": None, "layers": [], "composite": handle_file(str(files / "sketch.png"))}
     digit, label = client.predict(sketch, api_name="/draw_sketch")
@@ -97,10 +90,10 @@ def test_latent_endpoints(client):
 def test_style_transfer(client):
     digit, label, _ = client.predict(0, api_name="/draw_pick")
     row, used = client.predict(handle_file(digit), label, "true label (test digits)", api_name="/style_transfer")
-    assert captions_of(row) == [str(d) for d in range(10)] and f"true label **{label}**" in used
-    captions = captions_of(client.predict(3, 1, api_name="/style_grid"))
+    assert grid_captions(row) == [str(d) for d in range(10)] and f"true label **{label}**" in used
+    captions = grid_captions(client.predict(3, 1, api_name="/style_grid"))
     assert len(captions) == 33 and captions[0].startswith("#") and captions[1:11] == [str(d) for d in range(10)]
-    assert captions_of(client.predict(2, 1, api_name="/prior_grid")) == [str(d) for d in range(10)] * 2
+    assert grid_captions(client.predict(2, 1, api_name="/prior_grid")) == [str(d) for d in range(10)] * 2
 
 
 def test_compare(client):

@@ -25,10 +25,10 @@ def both_url(app_checkpoints, tmp_path_factory):
 
 
 def captions(page, label):
-    """The caption texts of the gallery labelled `label`, once it shows clothes."""
-    gallery = block(page, label)
-    gallery.locator(".caption-label").first.wait_for(timeout=WAIT)
-    return [t.strip() for t in gallery.locator(".caption-label").all_inner_texts()]
+    """The caption texts of the grid of digits labelled `label`, once it shows clothes."""
+    grid = block(page, label)
+    grid.locator("figcaption").first.wait_for(timeout=WAIT)
+    return [t.strip() for t in grid.locator("figcaption").all_inner_texts()]
 
 
 def no_digit_only(texts):

@@ -137,9 +137,9 @@ def phone_page(browser, url):  # noqa: F811
         page.close()
 
 
-def captions(page, gallery_label):
-    """The caption texts of the gallery labelled `gallery_label`, once it shows some."""
-    labels = block(page, gallery_label).locator(".caption-label")
+def captions(page, grid_label):
+    """The caption texts of the grid of digits labelled `grid_label`, once it shows some."""
+    labels = block(page, grid_label).locator("figcaption")
     labels.first.wait_for(timeout=60_000)
     return [t.strip() for t in labels.all_inner_texts()]
 

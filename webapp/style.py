@@ -28,6 +28,8 @@ footer { display: none !important; }
   color: var(--body-text-color); font-variant-numeric: tabular-nums; }
 @media (max-width: 500px) { .digit-grid { grid-template-columns: repeat(6, minmax(0, 1fr)); } }
 .labelled-grid .digit-grid { margin-top: 2.2rem; }   /* below the block's label (components.digit_grid) */
+/* a wider first column: the source digit and its index */
+.source-first .digit-grid { grid-template-columns: minmax(0, 1.6fr) repeat(10, minmax(0, 1fr)) !important; }
 #code-bars .code-bars { display: block; width: 100%; height: auto; margin-top: 2.2rem; }
 /* Galleries of digits (components.digit_gallery): cells share the width however narrow it is, each
    28x28 digit scaled up with sharp pixels and its caption as text under it, not over it. */
@@ -37,8 +39,6 @@ footer { display: none !important; }
 .digits .grid-container { grid-template-columns: repeat(var(--grid-cols), minmax(0, 1fr)) !important;
                           grid-template-rows: none !important; grid-auto-rows: auto !important;
                           gap: 6px 4px !important; }
-.digits.source-first .grid-container {   /* a wider first column: the source digit and its index */
-  grid-template-columns: minmax(0, 1.6fr) repeat(10, minmax(0, 1fr)) !important; }
 .digits .thumbnail-item { aspect-ratio: auto !important; height: auto !important; display: flex !important;
                           flex-direction: column; background: transparent !important; border: none !important;
                           box-shadow: none !important; overflow: visible !important; container-type: inline-size; }

@@ -8,7 +8,7 @@ from deepgen import inference
 
 from .. import cvae_sliders, preload, registry, testset
 from ..components import (
-    KEEP, DigitInput, action, as_dataset, as_digit, as_label, as_seed, class_names, digit_gallery, follow, friendly,
+    KEEP, DigitInput, action, as_dataset, as_digit, as_label, as_seed, class_names, digit_grid, follow, friendly,
     intro, notice, notice_box)
 from ..pictures import captioned
 
@@ -155,14 +155,14 @@ def build(tab, dataset=None):
             source = DigitInput("style", label="Source digit", dataset=dataset, tab=tab)
             label_source = gr.Radio(LABEL_SOURCES, value=LABEL_SOURCES[0], label="Encode with the label from")
         with gr.Column(scale=5):
-            row = digit_gallery(t["row"], columns=10)
+            row = digit_grid(t["row"], columns=10)      # inline: no file per digit
             used = gr.Markdown()
             heading = gr.Markdown(t["heading"])
             with gr.Row(equal_height=True):
                 count = gr.Slider(1, 12, value=6, step=1, label=t["count"])
                 seed = gr.Number(label="seed", value=0, precision=0, min_width=80)
                 go = action("Show grid")
-            grid_img = digit_gallery(t["grid"], columns=11, elem_classes=["source-first"])
+            grid_img = digit_grid(t["grid"], columns=11, elem_classes=["source-first"])
     inputs, outputs = [source.digit, source.label, label_source, *extra], [row, used]
     preload.register("style", warm, each_dataset=True)
     source.then(style_transfer, inputs, outputs, api_name="style_transfer", show_progress="hidden")
@@ -175,7 +175,7 @@ def build(tab, dataset=None):
         rows = gr.Slider(1, 12, value=5, step=1, label="rows")
         prior_seed = gr.Number(label="seed", value=0, precision=0, min_width=80)
         sample = action("Sample")
-    prior_img = digit_gallery(t["prior"], columns=10)
+    prior_img = digit_grid(t["prior"], columns=10)
     sample.click(prior_grid, [rows, prior_seed, *extra], prior_img, api_name="prior_grid", **KEEP)
     tab.select(fill_empty, [grid_img, prior_img, count, seed, rows, prior_seed, *extra], [grid_img, prior_img],
                api_visibility="private", **KEEP)
