@@ -118,8 +118,10 @@ def prior_grid(cvae: CVAE, rows=4, seed=0):
 
 @_no_grad
 def embed(model, images, batch_size=BATCH):
-    """Unit-length embeddings (N×e), batch by batch."""
-    return torch.cat([model.embed(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+    """Unit-length embeddings (N×e), batch by batch (through the model's `bulk_embedder` where
+    there are several batches)."""
+    fn = model.bulk_embedder() if len(images) > batch_size and hasattr(model, "bulk_embedder") else model.embed
+    return torch.cat([fn(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
 def calibration(metrics):

@@ -191,3 +191,36 @@ def test_siamese_embeddings(x, y, loss):
     assert torch.allclose(unit.norm(dim=1), torch.ones(B), atol=1e-5)
     assert torch.allclose(unit, raw / raw.norm(dim=1, keepdim=True), atol=1e-6)
     assert torch.isfinite(model.loss(raw, y))
+
+
+def test_folding_batch_norms_keeps_the_function_and_the_slide_formula():
+    import torch.nn as nn
+
+    from deepgen.models.base import fold_batch_norms
+    torch.manual_seed(0)
+    layers = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                           nn.Linear(4 * 28 * 28, 8), nn.BatchNorm1d(8))
+    layers.train()(torch.rand(64, 1, 28, 28))               # running statistics that are not 0 and 1
+    with torch.no_grad():
+        layers[1].weight.uniform_(0.5, 2)
+        layers[1].bias.uniform_(-1, 1)
+    layers.eval()
+    folded = fold_batch_norms(layers)
+    assert [type(m).__name__ for m in folded] == ["Conv2d", "ReLU", "Flatten", "Linear"]
+    x = torch.rand(5, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.allclose(folded(x), layers(x), atol=1e-5)
+    conv, bn = layers[0], layers[1]
+    sigma = (bn.running_var + bn.eps).sqrt()                 # W' = γW/σ, b' = γ(b − μ)/σ + β, by hand
+    assert torch.allclose(folded[0].weight, conv.weight * (bn.weight / sigma)[:, None, None, None], atol=1e-6)
+    assert torch.allclose(folded[0].bias, bn.weight * (conv.bias - bn.running_mean) / sigma + bn.bias, atol=1e-6)
+    assert layers[1] is bn and not layers.training                            # the original is untouched
+
+
+def test_bulk_embedding_equals_embedding_and_is_plain_in_training(x):
+    net = SiameseNet("arcface").eval()
+    net.backbone.train()(torch.rand(32, 1, 28, 28))           # batch-norm statistics to fold
+    net.eval()
+    with torch.no_grad():
+        assert torch.allclose(net.bulk_embedder()(x), net.embed(x), atol=1e-5)
+    assert net.train().bulk_embedder() == net.embed

@@ -52,6 +52,27 @@ class DeepgenModel(nn.Module, PyTorchModelHubMixin, library_name="deepgen", lice
         return torch.randn(n, self.latent_dim, generator=generator, device=device).to(self._device())
 
 
+def fold_batch_norms(layers):
+    """A copy of the nn.Sequential `layers`, in eval mode, in which every BatchNorm that follows a
+    convolution or linear layer is folded into that layer's weights and bias: y = γ(Wx + b − μ)/σ + β
+    becomes y = W'x + b' with W' = γW/σ, b' = γ(b − μ)/σ + β (σ² = running variance + ε)."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
+
+    modules, out, i = list(layers), [], 0
+    while i < len(modules):
+        layer, after = modules[i], modules[i + 1] if i + 1 < len(modules) else None
+        if isinstance(layer, nn.Conv2d) and isinstance(after, nn.BatchNorm2d):
+            out.append(fuse_conv_bn_eval(layer, after))
+            i += 2
+        elif isinstance(layer, nn.Linear) and isinstance(after, nn.BatchNorm1d):
+            out.append(fuse_linear_bn_eval(layer, after))
+            i += 2
+        else:
+            out.append(layer)
+            i += 1
+    return nn.Sequential(*out).eval()
+
+
 def conv_encoder(out_features, width=32, hidden=256, in_channels=1):
     """28×28 → 14×14 → 7×7 convolutions, then a hidden layer; ends in `out_features`."""
     return nn.Sequential(
