@@ -290,11 +290,11 @@ def test_every_tab_listens_to_the_switch():
     assert len(opened) >= 7 and all(switch in fn.inputs for fn in opened)   # Draw 2, Style 2, Compare 3
 
 
-def test_warm_up_runs_mnist_first(monkeypatch):
+def test_warm_up_runs_mnist_first_and_heavy_ones_first(monkeypatch):
     monkeypatch.setattr(preload, "_tasks", [])
     preload.register("a", lambda: None)
     preload.register("b", lambda dataset: None, each_dataset=True)
-    preload.register("c", lambda dataset: None, each_dataset=True)
+    preload.register("c", lambda dataset: None, each_dataset=True, heavy=True)
     order = [(name, dataset) for name, _, dataset in preload.plan()]
-    assert order == [("a", None), ("b", "mnist"), ("c", "mnist"), ("b", FASHION), ("c", FASHION)]
+    assert order == [("c", "mnist"), ("a", None), ("b", "mnist"), ("c", FASHION), ("b", FASHION)]
     assert preload.has_checkpoints(FASHION)

@@ -3,8 +3,8 @@ for lazy loading: the bundled models, the test sets and what is derived from the
 embeddings, the manifold grid, the scatter), and one run of each tab's callback.
 
 Tabs register their warm-up while the app is built (`register`, in tab order: the landing tab
-first). `start()` runs them once, in that order, WORKERS at a time (each model call uses one
-core): every tab on MNIST first, then, for the other data sets, the tabs whose warm-up takes a
+first). `start()` runs them once, WORKERS at a time (each model call uses one core), the heavy
+ones first: every tab on MNIST first, then, for the other data sets, the tabs whose warm-up takes a
 data set (`each_dataset`), skipping data sets with no bundled checkpoint at all. A request that
 comes before its model is ready waits for the same load: the registry loads each model, and
 computes each cached value, once under a lock. Nothing starts at import, so tests and scripts
@@ -23,24 +23,28 @@ log = logging.getLogger("deepgen.app")
 
 ENV_VAR = "DEEPGEN_PRELOAD"
 WORKERS = min(4, os.cpu_count() or 1)   # warm-ups at once: they run while the app waits for its first visitors
-_tasks = []             # (name, fn, each_dataset) in the order they run
+_tasks = []             # (name, fn, each_dataset, heavy) in the order the tabs registered them
 _thread = None
 _lock = threading.Lock()
 
 
-def register(name, fn, each_dataset=False):
+def register(name, fn, each_dataset=False, heavy=False):
     """Run `fn()` when the app warms up, or with `each_dataset` `fn(dataset)` for MNIST and then,
     after every tab's MNIST warm-up, for each other data set that has a bundled checkpoint (its
-    errors are logged, never raised)."""
-    _tasks.append((name, fn, each_dataset))
+    errors are logged, never raised). `heavy` warm-ups (seconds of derived data) start first,
+    on every core at once; a light one a visitor needs sooner costs a request little if it comes
+    later."""
+    _tasks.append((name, fn, each_dataset, heavy))
 
 
 def plan(datasets=None):
-    """The warm-ups in the order they run: [(name, fn, dataset or None)]. MNIST's (and the
-    warm-ups that take no data set) come first, then each other data set's."""
+    """The warm-ups in the order they start: [(name, fn, dataset or None)]. MNIST's (and the
+    warm-ups that take no data set) come first, then each other data set's; within each, the
+    heavy ones first, else in the order the tabs registered them."""
     datasets = [d for d in (datasets if datasets is not None else data.DATASETS) if d != data.DEFAULT]
-    first = [(name, fn, data.DEFAULT if each else None) for name, fn, each in _tasks]
-    later = [(name, fn, d) for d in datasets for name, fn, each in _tasks if each]
+    ordered = sorted(_tasks, key=lambda task: not task[3])
+    first = [(name, fn, data.DEFAULT if each else None) for name, fn, each, _ in ordered]
+    later = [(name, fn, d) for d in datasets for name, fn, each, _ in ordered if each]
     return first + later
 
 

@@ -479,5 +479,5 @@ def build(tab, dataset=None):
     opened = tab.select(prepare, [*choosers, *extra], status, api_visibility="private")
     opened.then(compare_when_ready, inputs, outputs, api_visibility="private", **KEEP)
     opened.then(explore, explore_inputs, sphere_out, api_visibility="private", **KEEP)
-    preload.register("compare", warm, each_dataset=True)
+    preload.register("compare", warm, each_dataset=True, heavy=True)
     return a, b

@@ -561,7 +561,7 @@ def build(tab, drawn_digit, dataset=None):
             sort_sliders_for, [order, *sliders, dataset], [order, *out, chart], api_visibility="private", **KEEP)
         switch.success(plane_frame, dataset, probe, api_visibility="private", show_progress="hidden")
 
-    preload.register("latent", warm, each_dataset=True)
+    preload.register("latent", warm, each_dataset=True, heavy=True)
 
     intro(INTERP_INTRO)
     with gr.Row(equal_height=False):
