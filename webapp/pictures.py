@@ -219,7 +219,7 @@ def _ticks(lo, hi, count=5):
     return [round(first + i * step, 10) for i in range(int((hi - first) / step) + 1)]
 
 
-def code_bars(values, limit=3.0, height=120, bar=14, gap=3, margin=24):
+def code_bars(values, limit=3.0, height=110, bar=10, gap=2, margin=26):
     """A bar chart of a latent code as inline SVG: one bar per dimension, up in blue where positive
     and down in red where negative, clipped at ±`limit`; hovering a bar shows its value."""
     values = [float(v) for v in np.asarray(values).reshape(-1)]
@@ -227,7 +227,7 @@ def code_bars(values, limit=3.0, height=120, bar=14, gap=3, margin=24):
     mid = height / 2
     parts = [f'<line x1="{margin}" y1="{mid}" x2="{width}" y2="{mid}" stroke="#a0a0a0"/>']
     for text, y in ((f"+{limit:g}", 10), ("0", mid + 4), (f"−{limit:g}", height - 2)):
-        parts.append(f'<text x="{margin - 4}" y="{y}" text-anchor="end" font-size="10" fill="currentColor">{text}</text>')
+        parts.append(f'<text x="{margin - 4}" y="{y}" text-anchor="end" font-size="11" fill="currentColor">{text}</text>')
     for i, v in enumerate(values):
         h = max(-1.0, min(1.0, v / limit)) * (mid - 2) if math.isfinite(v) else 0.0
         colour = "#1f77b4" if v >= 0 else "#d62728"

@@ -30,7 +30,7 @@ footer { display: none !important; }
 .labelled-grid .digit-grid { margin-top: 2.2rem; }   /* below the block's label (components.digit_grid) */
 /* a wider first column: the source digit and its index */
 .source-first .digit-grid { grid-template-columns: minmax(0, 1.6fr) repeat(10, minmax(0, 1fr)) !important; }
-#code-bars .code-bars { display: block; width: 100%; height: auto; margin-top: 2.2rem; }
+#code-bars .code-bars { display: block; width: 100%; max-width: 560px; height: auto; margin-top: 2.2rem; }
 /* Galleries of digits (components.digit_gallery): cells share the width however narrow it is, each
    28x28 digit scaled up with sharp pixels and its caption as text under it, not over it. */
 .digits .fixed-height { min-height: 0 !important; max-height: none !important; }

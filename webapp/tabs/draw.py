@@ -90,7 +90,7 @@ def build(tab, dataset=None):
             with gr.Row():
                 probs = gr.Label(label="Classifier: P(digit)", scale=2)
                 with gr.Column(scale=3):
-                    code = gr.HTML(label="VAE code μ(x): one bar per dimension (hover for its value)",
+                    code = gr.HTML(label="VAE code μ(x), a bar per dimension",
                                    show_label=True, container=True, min_height=60, elem_id="code-bars")
                     note = gr.Markdown(elem_classes=["note"])
     if dataset is not None:
