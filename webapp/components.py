@@ -4,7 +4,6 @@ Every callback that shows data takes the visitor's data set (the value of the ap
 switch, a name from `deepgen.data.DATASETS`); nothing here keeps it between calls."""
 import functools
 import hashlib
-import io
 import logging
 import math
 import os
@@ -23,7 +22,7 @@ from deepgen import data as D
 from deepgen.preprocess import NOT_AN_IMAGE, InputError, from_image, from_photo
 
 from . import testset, uploads
-from .pictures import digit_grid_html, digit_image
+from .pictures import digit_grid_html, digit_image, png_bytes
 from .rebuilt import override
 from .registry import ModelMissing
 from .sketch import check_payload as check_sketch, from_sketch, guard_blobs
@@ -249,9 +248,7 @@ def png_file(array):
     Gradio writes an array output to its cache by rewriting the file named after its hash every
     time the same picture is returned, so a browser still fetching the previous copy can read a
     truncated file (a broken image). A file path, in contrast, Gradio copies once, atomically."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="PNG", compress_level=1)
-    data = buffer.getvalue()
+    data = png_bytes(array)
     path = PNG_DIR / f"{hashlib.sha1(data).hexdigest()}.png"
     if not path.exists():
         PNG_DIR.mkdir(parents=True, exist_ok=True)

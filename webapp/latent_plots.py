@@ -195,18 +195,6 @@ def path(img, frame, start, end, steps, colour=(0, 0, 0)):
     return img
 
 
-def data_url(picture):
-    """A uint8 picture as a PNG data URL (for a page script to show without a file)."""
-    import base64
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(picture)).save(buffer, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
 def frame_value(frame):
     """What the hover probe needs to turn a pixel of the scatter picture into a code."""
     return {"lo": frame.lo, "hi": frame.hi, "size": frame.size, "pad": frame.pad}

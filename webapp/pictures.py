@@ -71,13 +71,24 @@ def digit_grid_html(pairs, columns=8):
 
 @functools.lru_cache(maxsize=4096)
 def _png_base64(pixels, shape):
-    """A uint8 grey picture (its bytes and shape) as base64 PNG, encoded once: grids show the same
-    test images again and again (nearest neighbours, thumbnails)."""
+    """A uint8 picture (its bytes and shape) as base64 PNG, encoded once: grids show the same test
+    images again and again (nearest neighbours, thumbnails)."""
+    return base64.b64encode(png_bytes(np.frombuffer(pixels, np.uint8).reshape(shape))).decode()
+
+
+def png_bytes(picture, compress_level=1):
+    """A uint8 picture (H×W or H×W×3) as PNG bytes; level 1 by default: the pictures are small and
+    made per request, so encoding fast beats a few bytes."""
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(np.frombuffer(pixels, np.uint8).reshape(shape)).save(buffer, format="PNG", compress_level=1)
-    return base64.b64encode(buffer.getvalue()).decode()
+    Image.fromarray(np.ascontiguousarray(picture)).save(buffer, format="PNG", compress_level=compress_level)
+    return buffer.getvalue()
+
+
+def png_data_url(picture, compress_level=1):
+    """A uint8 picture as a PNG data URL (for a page script to show without a file)."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(picture, compress_level)).decode()
 
 
 def captioned_grid(images, captions, nrow=8, zoom=2, caption_height=14):

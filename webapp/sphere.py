@@ -7,18 +7,15 @@ shows a digit's class, index and thumbnail on hover; a click fires the viewer's 
 the test-set index. Thumbnails come once per page and data set from one sprite sheet of the
 plotted test images (`sprite`).
 """
-import base64
-import io
 import threading
 
 import gradio as gr
 import numpy as np
-from PIL import Image
 
 from deepgen import data
 
 from . import testset
-from .pictures import PALETTE
+from .pictures import PALETTE, png_data_url
 
 COLUMNS, CELL = 50, 28          # sprite sheet: thumbnails of test digits 0, 1, … row by row
 COLOURS = ["#%02x%02x%02x" % c for c in PALETTE]
@@ -39,9 +36,7 @@ def sprite_sheet(n, dataset=data.DEFAULT):
             for i, image in enumerate(images):
                 r, c = divmod(i, COLUMNS)
                 sheet[r * CELL:(r + 1) * CELL, c * CELL:(c + 1) * CELL] = image
-            buffer = io.BytesIO()
-            Image.fromarray(sheet).save(buffer, format="PNG", compress_level=6)
-            _sprites[n, dataset] = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+            _sprites[n, dataset] = png_data_url(sheet, compress_level=6)
         return _sprites[n, dataset]
 
 

@@ -14,7 +14,7 @@ from ..components import (
     KEEP, LATEX, action, as_digit, as_seed, digit_gallery, digit_output, friendly, image_box, intro, notice,
     notice_box, picture, slider_value)
 from ..components import when_switched
-from ..pictures import Frame, mark, scatter
+from ..pictures import Frame, mark, png_data_url, scatter
 
 N_SLIDERS, RANGE = 32, 3.0
 SCATTER_DIGITS = 5000
@@ -325,7 +325,7 @@ def hover_decode(code, request: gr.Request = None):
         model = registry.get("vae2d", registry.session_of(request), dataset)
     except registry.ModelMissing:
         return None
-    return latent_plots.data_url(picture(inference.decode(model, torch.tensor([z1, z2]))))
+    return png_data_url(picture(inference.decode(model, torch.tensor([z1, z2]))))
 
 
 def plane_frame(request: gr.Request = None, dataset=data.DEFAULT):
