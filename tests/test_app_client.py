@@ -1,4 +1,6 @@
 """The app launched in-process and driven through gradio_client, endpoint by endpoint."""
+import base64
+import io
 import re
 import socket
 import time
@@ -46,16 +48,23 @@ def files(tmp_path_factory):
     return folder
 
 
-def is_png(path):
-    with open(path, "rb") as f:
-        return f.read(8) == b"\x89PNG\r\n\x1a\n"
+def png_of(value):
+    """The bytes of a picture an endpoint returned: a file the client downloaded, or an inline
+    image (a dict holding a PNG data URL and no file)."""
+    if isinstance(value, dict):
+        assert value["path"] is None and value["url"].startswith("data:image/png;base64,")
+        return base64.b64decode(value["url"].split(",", 1)[1])
+    with open(value, "rb") as f:
+        return f.read()
+
+
+def is_png(value):
+    return png_of(value)[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def grid_captions(grid):
     """An HTML grid of digits over the API → its captions, after checking each digit is an inline
     28×28 PNG (no file to fetch)."""
-    import base64
-    import io
     cells = re.findall(r'src="data:image/png;base64,([^"]+)"><figcaption>([^<]*)</figcaption>', grid)
     assert all(Image.open(io.BytesIO(base64.b64decode(b64))).size == (28, 28) for b64, _ in cells)
     return [caption for _, caption in cells]
@@ -68,8 +77,9 @@ def test_draw_and_reconstruct(client, files):
     ae, vae, vaegan, probs, code, note = client.predict(handle_file(digit), api_name="/reconstruct")
     assert all(is_png(p) for p in (ae, vae, vaegan)) and code.startswith("<svg") and code.count("<rect") == 32
     assert len(probs["confidences"]) == 10
+    assert all(isinstance(p, dict) for p in (ae, vae, vaegan))           # inline: no file to fetch
     ae2, *_ = client.predict(handle_file(str(files / "photo.jpg")), api_name="/reconstruct")
-    assert Image.open(ae2).size == (28, 28)
+    assert Image.open(io.BytesIO(png_of(ae2))).size == (28, 28)
     digit, label, index = client.predict(5, api_name="/draw_pick")
     assert label in [str(d) for d in range(10)] and index == 5
 

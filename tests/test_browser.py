@@ -114,6 +114,8 @@ def draw_a_seven(page):
     page.mouse.up()
     for label in ("Your digit: 28×28 input", "Autoencoder f(g(x))", "VAE f(μ(x))", "VAE-GAN f(μ(x))"):
         block(page, label).locator("img").first.wait_for(timeout=60_000)
+    src = block(page, "VAE f(μ(x))").locator("img").first.get_attribute("src")
+    assert src.startswith("data:image/png;base64,")                  # sent inline, not as a file
     prediction = block(page, "Classifier: P(digit)")
     prediction.get_by_text("%").first.wait_for(timeout=30_000)
     assert prediction.get_by_text("%").count() == 10

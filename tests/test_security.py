@@ -3,6 +3,8 @@ attack. Two gradio_client sessions stand for two visitors of one public app; wha
 trains, loads, uploads or resets must change nothing for the other, nothing from the web may
 write into the checkpoint folder or use the host's Hub token, and the app's resources are bounded.
 """
+import base64
+import io
 import json
 import os
 import socket
@@ -74,8 +76,11 @@ def digit(served):
     return digit
 
 
-def pixels(path):
-    return np.asarray(Image.open(path).convert("L"), dtype=np.int16)
+def pixels(picture):
+    """A picture an endpoint returned (a file, or an inline PNG data URL) as grey levels."""
+    if isinstance(picture, dict):
+        picture = io.BytesIO(base64.b64decode(picture["url"].split(",", 1)[1]))
+    return np.asarray(Image.open(picture).convert("L"), dtype=np.int16)
 
 
 def seen_by(client, digit):

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import gradio as gr
+from gradio.data_classes import ImageData
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -22,7 +23,7 @@ from deepgen import data as D
 from deepgen.preprocess import NOT_AN_IMAGE, InputError, from_image, from_photo
 
 from . import testset, uploads
-from .pictures import digit_grid_html, digit_image, png_bytes
+from .pictures import digit_grid_html, digit_image, png_bytes, png_data_url
 from .rebuilt import override
 from .registry import ModelMissing
 from .sketch import check_payload as check_sketch, from_sketch, guard_blobs
@@ -190,13 +191,17 @@ def guarded(component):
     return component
 
 
-def image_box(**kwargs):
+def image_box(inline=False, **kwargs):
     """gr.Image with the short message for unreadable files, whose pictures leave as PNG files
-    written once (see `png_file`)."""
+    written once (see `png_file`), or with `inline` in the answer itself as a PNG data URL: no
+    file for Gradio to copy and serve nor for the browser or an API client to fetch. Only an
+    output that no event reads back may be inline (Gradio reads an image input from a file)."""
     box = guarded(gr.Image(**kwargs))
     original = box.postprocess
 
     def postprocess(value):
+        if isinstance(value, np.ndarray) and inline:
+            return ImageData(url=png_data_url(value), orig_name="picture.png", mime_type="image/png")
         return original(png_file(value) if isinstance(value, np.ndarray) else value)
 
     override(box, "postprocess", postprocess)
@@ -291,9 +296,9 @@ def action(text, primary=False):
                      elem_classes=["action"])
 
 
-def digit_output(label, height=140, **kw):
-    """A 28×28 digit shown large with sharp pixels."""
-    return image_box(label=label, type="pil", image_mode=None, format="png", interactive=False,
+def digit_output(label, height=140, inline=False, **kw):
+    """A 28×28 digit shown large with sharp pixels (`inline`: see `image_box`)."""
+    return image_box(inline=inline, label=label, type="pil", image_mode=None, format="png", interactive=False,
                      height=height, elem_classes=["pixelated"], buttons=["download"], **kw)
 
 

@@ -441,7 +441,7 @@ def build(tab, dataset=None):
                 details = gr.Markdown(latex_delimiters=LATEX)
                 near_a = digit_grid(t["near_a"], columns=NEIGHBOURS)     # inline: no 32 files per answer
                 near_b = digit_grid(t["near_b"], columns=NEIGHBOURS)
-                plane = image_box(label="Test embeddings (2-D PCA), A and B marked", format="png",
+                plane = image_box(label="Test embeddings (2-D PCA), A and B marked", format="png", inline=True,
                                  interactive=False, height=430, elem_classes=["plot"])
                 gr.Markdown(PROJECTION)
                 choosers.append(chooser)

@@ -86,7 +86,7 @@ def build(tab, dataset=None):
             source = DigitInput("draw", label="Your digit", api=True, dataset=dataset, tab=tab, landing=True)
         with gr.Column(scale=5):
             with gr.Row():
-                images = [digit_output(title, height=150, min_width=120) for _, title in RECONSTRUCTIONS]
+                images = [digit_output(title, height=150, min_width=120, inline=True) for _, title in RECONSTRUCTIONS]
             with gr.Row():
                 probs = gr.Label(label="Classifier: P(digit)", scale=2)
                 with gr.Column(scale=3):
