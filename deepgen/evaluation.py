@@ -89,8 +89,10 @@ def evaluate_cvae(model, test, judge=None, iwae_k=64, per_label=1000, **_):
 
 
 def evaluate_generator(model, test, judge=None, n_samples=10000, fid_floor=None, **_):
-    """GAN and VAE-GAN: prior samples scored by the classifier; VAE-GAN also its reconstructions."""
-    x, _ = test
+    """GAN and VAE-GAN: prior samples scored by the classifier; VAE-GAN also its reconstructions of
+    the test set (squared error, the share the classifier names right) and the mean KL of its
+    codes to the prior."""
+    x, y = test
     if judge is None:
         raise ValueError("scoring generated digits needs the classifier checkpoint")
     g = torch.Generator().manual_seed(0)
@@ -98,10 +100,13 @@ def evaluate_generator(model, test, judge=None, n_samples=10000, fid_floor=None,
         samples = torch.cat([model.sample(min(1000, n_samples - i), generator=g) for i in range(0, n_samples, 1000)])
     out = {**judge.sample_scores(samples, x), "fid_floor": fid_floor}
     try:
-        rec = batched(lambda b: model.decode(model.encode(b)[0]), x)
+        mu, logvar = batched(lambda b: torch.cat(model.encode(b), 1), x).chunk(2, 1)
     except Unsupported:   # a GAN has no encoder
         return out
-    out["test_mse"] = float(L.autoencoder_error(x, rec).mean())
+    rec = batched(model.decode, mu)
+    out.update(test_mse=float(L.autoencoder_error(x, rec).mean()),
+               reconstruction_accuracy=float((judge.probs(rec).argmax(1) == y).double().mean()),
+               test_kl=float(L.kl_to_standard_normal(mu, logvar).mean()))
     return out
 
 

@@ -20,6 +20,13 @@ def bernoulli_nll(x, logits):
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
 
 
+def gaussian_nll(x, mean, sigma):
+    """Slide "VAE": P(X|h; θ) = N(X | f(h; θ), σ²I), so −log P(X|h) = ‖X − f(h)‖² / (2σ²) +
+    (d/2)·log(2πσ²) over the d pixels; one value per image."""
+    d = x[0].numel()
+    return autoencoder_error(x, mean) / (2 * sigma ** 2) + 0.5 * d * math.log(2 * math.pi * sigma ** 2)
+
+
 def kl_to_standard_normal(mu, logvar):
     """Slide "VAE": KL[Q(H|X) ‖ N(0, I)] = ½ (tr Σ(X) + μ(X)ᵀμ(X) − k − log det Σ(X)),
     for a diagonal Σ = diag(exp(logvar)); one value per row."""

@@ -200,62 +200,127 @@ class GANTrainer(Trainer):
 
 
 class VAEGANTrainer(GANTrainer):
-    """VAE-GAN after Larsen et al. 2016: the decoder is also the generator and learns from
-    w·(γ·feature reconstruction in the discriminator's feature space + pixel BCE) plus the
-    non-saturating GAN loss on reconstructions and prior samples; the discriminator learns the
-    slide's GAN loss. Unlike the paper, the encoder keeps the plain VAE objective (KL + pixel
-    BCE), which keeps its codes near N(0, I) so that prior samples stay digits. As in the GAN,
-    the decoder handed out is the moving average of its weights."""
-    hyper = ("ema_decay", "gamma", "rec_weight")
-    stateful = ("opt_e", "opt_g", "opt_d", "ema")
-    gamma = 0.1       # weight of the feature reconstruction against the pixel BCE
-    rec_weight = 0.1  # w: the reconstruction terms against the GAN loss
+    """VAE-GAN after Larsen et al. 2016, started from a trained GAN: its generator is the decoder,
+    its discriminator D. The encoder learns the slide's VAE objective with P(X|h) = N(X | f(h), σ²I),
+    KL[Q(H|X) ‖ N(0, I)] + ‖x − f(h)‖² / 2σ², all through the run, in three phases:
+
+    1. For the first `encoder_share` of the steps the decoder and D stay as the GAN left them: the
+       encoder alone learns to invert the generator (and a class head learns the digits from D's
+       features, as in the GAN's trainer).
+    2. Then all three learn, the decoder and D at a tenth of the encoder's learning rate. The
+       decoder learns `rec_weight`·‖x − x̃‖², the non-saturating GAN loss on reconstructions and on
+       prior samples, and the GAN's certainty term on prior samples; D learns the slide's GAN loss,
+       real digits against both.
+    3. For the last `refit_share` of the steps the decoder is the moving average of its weights
+       over phase 2 (what is handed out) and only the encoder learns again, its learning rate
+       falling linearly to 0, so that it fits that decoder rather than the last live one.
+
+    The decoder's batch norms keep the GAN's statistics (eval mode), so a code from the encoder and
+    one from the prior are decoded alike."""
+    hyper = ("ema_decay", "encoder_share", "refit_share", "sigma", "rec_weight", "certainty_weight")
+    stateful = ("opt_e", "opt_g", "opt_d", "class_head", "ema", "progress")
+    ema_decay = 0.998
+    encoder_share = 0.35  # phase 1: the encoder alone, against the GAN's generator
+    refit_share = 0.12    # phase 3: the encoder alone, against the averaged decoder
+    sigma = 0.05          # σ of P(X|h) = N(f(h), σ²I) in the encoder's objective
+    rec_weight = 1.0      # the decoder's squared error against the GAN loss
 
     def setup(self, lr, total_steps):
         m = self.model
+        self.lr = lr
+        self.encoder_steps = round(self.encoder_share * total_steps)
+        self.refit_from = total_steps - round(self.refit_share * total_steps)
+        self.total_steps = total_steps
+        self.progress = StepCounter()
+        self.class_head = nn.Sequential(nn.Flatten(), nn.Linear(m.discriminator.head[-1].in_features, 10)).to(
+            next(m.parameters()).device)
         self.opt_e = torch.optim.Adam(m.encoder.parameters(), lr=lr)
-        self.opt_g = _gan_optimizer(m.decoder.parameters(), lr)
-        self.opt_d = _gan_optimizer(m.discriminator.parameters(), lr)
+        self.opt_g = _gan_optimizer(m.decoder.parameters(), lr / 10)
+        self.opt_d = _gan_optimizer([*m.discriminator.parameters(), *self.class_head.parameters()], lr / 10)
         self.keep_average_of(m.decoder)
 
     def step(self, x, y):
         m, Dis = self.model, self.model.discriminator
+        step = self.progress.steps
+        self.progress.steps += 1
+        joint = self.encoder_steps <= step < self.refit_from
+        if step == self.refit_from and self.ema.n_averaged.item() > 0:
+            self.live.load_state_dict(self.ema.module.state_dict())
+        if step >= self.refit_from:
+            for group in self.opt_e.param_groups:
+                group["lr"] = self.lr * (self.total_steps - step) / (self.total_steps - self.refit_from)
+        m.decoder.eval()
+        Dis.train(joint)
         mu, logvar = m.encode(x)
         x_rec = m.decode(L.reparameterize(mu, logvar))
-        x_p = m.sample(len(x))
-
-        # (1) Update the encoder (KL + pixel BCE) and the decoder (weighted reconstruction + fooling D)
-        feat_real = Dis.features(x).detach()
-        feat_rec = (Dis.features(x_rec) - feat_real).pow(2).flatten(1).sum(1).mean()
-        pixel = F.binary_cross_entropy(x_rec.clamp(1e-6, 1 - 1e-6), x, reduction="none").flatten(1).sum(1).mean()
         kl = L.kl_to_standard_normal(mu, logvar).mean()
-        gen = L.gan_generator_loss(Dis(x_rec)) + L.gan_generator_loss(Dis(x_p))
-        enc_loss = kl + pixel
-        dec_loss = self.rec_weight * (self.gamma * feat_rec + pixel) + gen
+        enc_loss = kl + L.gaussian_nll(x, x_rec, self.sigma).mean()
+        error = L.autoencoder_error(x, x_rec).mean()
+        logs = {"kl": kl.item(), "squared_error": error.item()}
         self.opt_e.zero_grad(set_to_none=True)
+        if not joint:
+            enc_loss.backward(inputs=list(m.encoder.parameters()))
+            average_gradients(m.encoder.parameters())
+            self.opt_e.step()
+            if step < self.encoder_steps:    # the class head learns from D's fixed features
+                with torch.no_grad():
+                    features = Dis.features(x)
+                class_loss = F.cross_entropy(self.class_head(features), y)
+                self.opt_d.zero_grad(set_to_none=True)
+                class_loss.backward()
+                average_gradients(self.class_head.parameters())
+                self.opt_d.step()
+                logs["class_loss"] = class_loss.item()
+            return logs
+
+        # (1) The encoder, and the decoder: reconstruct, fool D, and draw prior samples of one clear class
+        x_p = m.sample(len(x))
+        fake_features = Dis.features(x_p)
+        gen = L.gan_generator_loss(Dis(x_rec)) + L.gan_generator_loss(Dis.logit(fake_features))
+        certainty = L.class_certainty_loss(self.class_head(fake_features))
         self.opt_g.zero_grad(set_to_none=True)
         enc_loss.backward(inputs=list(m.encoder.parameters()), retain_graph=True)   # the graph serves both losses
-        dec_loss.backward(inputs=list(m.decoder.parameters()))
+        (self.rec_weight * error + gen + self.certainty_weight * certainty).backward(inputs=list(m.decoder.parameters()))
         average_gradients([*m.encoder.parameters(), *m.decoder.parameters()])
         self.opt_e.step()
         self.opt_g.step()
 
-        # (2) Update D: real digits against reconstructions and prior samples
-        fakes = torch.cat([x_rec.detach(), x_p.detach()])
-        d_loss = L.gan_discriminator_loss(Dis(x), Dis(fakes))
+        # (2) D: real digits against reconstructions and prior samples; its class head: the real digits' labels
+        real_features = Dis.features(x)
+        d_loss = L.gan_discriminator_loss(Dis.logit(real_features), Dis(torch.cat([x_rec.detach(), x_p.detach()])))
+        class_loss = F.cross_entropy(self.class_head(real_features), y)
         self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        average_gradients(Dis.parameters())
+        (d_loss + class_loss).backward()
+        average_gradients([*Dis.parameters(), *self.class_head.parameters()])
         self.opt_d.step()
         self.ema.update_parameters(self.live)
-        return {"d_loss": d_loss.item(), "gen": gen.item(), "kl": kl.item(),
-                "feature_rec": feat_rec.item(), "pixel_bce": pixel.item()}
+        return {**logs, "d_loss": d_loss.item(), "gen": gen.item(), "certainty": certainty.item(),
+                "class_loss": class_loss.item()}
+
+    @torch.no_grad()
+    def finish(self, images, labels):
+        if self.ema.n_averaged.item() > 0:     # the batch norms kept the GAN's statistics: copy the weights only
+            self.live.load_state_dict(self.ema.module.state_dict())
+        return {}
 
     @torch.no_grad()
     def preview(self, x, y):
         rec = self.model.decode(self.model.encode(x[:8])[0])
         samples = self.model.sample(16, generator=torch.Generator().manual_seed(0))
         return grid(torch.cat([x[:8], rec, samples]), nrow=8)
+
+
+class StepCounter:
+    """The steps a trainer has taken, saved with a resumed run (`Trainer.stateful`)."""
+
+    def __init__(self):
+        self.steps = 0
+
+    def state_dict(self):
+        return {"steps": self.steps}
+
+    def load_state_dict(self, state):
+        self.steps = state["steps"]
 
 
 class SiameseTrainer(Trainer):

@@ -135,7 +135,7 @@ class Run:
         last_epoch = min(config.epochs, until_epoch or config.epochs)
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.amp and "cuda" in str(self.device) \
             else nullcontext()
-        start, sums, count = time.time(), {}, 0
+        start, sums, counts = time.time(), {}, {}
         if self.timelapse is not None and self.timelapse.due(self.step):
             self._film()                                             # step 0: the untrained generator
         while self.epoch < last_epoch:
@@ -147,9 +147,9 @@ class Run:
                 with autocast:
                     logs = trainer.step(x, y)
                 self.step += 1
-                count += 1
-                for k, v in logs.items():
+                for k, v in logs.items():        # a trainer may log a term only in some phase of its run
                     sums[k] = sums.get(k, 0.0) + v
+                    counts[k] = counts.get(k, 0) + 1
                 if not all(math.isfinite(v) for v in logs.values()):
                     raise FloatingPointError(f"training diverged at step {self.step}: {logs}")
                 epoch_end = i == len(self.batches)
@@ -169,9 +169,9 @@ class Run:
                 preview = trainer.preview(x, y) if epoch_end and distributed.is_main() else None
                 if not done:
                     model.train()
-                yield Event(epoch, config.epochs, self.step, self.steps, {k: v / count for k, v in sums.items()},
+                yield Event(epoch, config.epochs, self.step, self.steps, {k: v / counts[k] for k, v in sums.items()},
                             preview, model, time.time() - start, epoch_end, done)
-                sums, count = {}, 0
+                sums, counts = {}, {}
 
     def _film(self):
         """Add the current step to the time-lapse: the model in eval mode, D judging the first

@@ -33,6 +33,16 @@ def test_bernoulli_nll_by_hand():
     assert close(L.bernoulli_nll(x, logits), [math.log(2) + math.log(4)])
 
 
+def test_gaussian_nll_is_the_normal_log_density():
+    g = torch.Generator().manual_seed(0)
+    x, mean = torch.rand(3, 1, 4, 4, generator=g, dtype=torch.float64), torch.rand(3, 1, 4, 4, generator=g, dtype=torch.float64)
+    for sigma in (0.1, 1.0):
+        reference = -torch.distributions.Normal(mean, sigma).log_prob(x).flatten(1).sum(1)
+        assert torch.allclose(L.gaussian_nll(x, mean, sigma), reference)
+    # by hand: one pixel 0.3 away, σ = 0.1 → 0.09/0.02 + ½ log(2π·0.01)
+    assert L.gaussian_nll(f64([[0.3]]), f64([[0.0]]), 0.1).item() == pytest.approx(4.5 + 0.5 * math.log(0.02 * math.pi))
+
+
 def test_kl_to_standard_normal_matches_monte_carlo():
     g = torch.Generator().manual_seed(0)
     mu = f64([0.0, 0.0, 0.0], [1.0, -0.5, 2.0], [0.3, 0.0, -1.0])

@@ -29,7 +29,7 @@ RUNS = list(recipes.RECIPES)
 PREVIEWLESS = [n for n in RUNS if n == "classifier" or n in recipes.SIAMESE]
 IMAGE_MODELS = [n for n in RUNS if n not in PREVIEWLESS]
 FALLING = {"ClassifierTrainer": "loss", "AutoencoderTrainer": "bce", "VAETrainer": "neg_elbo",
-           "CVAETrainer": "neg_elbo", "GANTrainer": "class_loss", "VAEGANTrainer": "pixel_bce",
+           "CVAETrainer": "neg_elbo", "GANTrainer": "class_loss", "VAEGANTrainer": "squared_error",
            "SiameseTrainer": "loss"}
 
 
@@ -117,7 +117,8 @@ def test_gan_runs_finite_and_previews_an_8_by_8_grid():
 
 
 def test_vaegan_reports_all_its_terms():
-    assert set(run("vaegan")[-1].losses) == {"d_loss", "gen", "kl", "feature_rec", "pixel_bce"}
+    assert set(run("vaegan")[0].losses) == {"kl", "squared_error", "class_loss"}      # the encoder alone
+    assert {"d_loss", "gen", "certainty"} <= {k for e in run("vaegan") for k in e.losses}
 
 
 def test_classifier_learns_something():
@@ -161,11 +162,11 @@ def _weights(model):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-@pytest.mark.parametrize("name", ["classifier", "vae", "gan", "siamese-sphereface"])
+@pytest.mark.parametrize("name", ["classifier", "vae", "gan", "vaegan", "siamese-sphereface"])
 def test_a_run_stopped_after_one_epoch_and_resumed_gives_the_same_weights(name, tmp_path):
     torch.use_deterministic_algorithms(True)
     try:
-        args = dict(epochs=2, limit=128, batch_size=32, **({"width": 8} if name == "gan" else {}))
+        args = dict(epochs=2, limit=128, batch_size=32, **({"width": 8} if name in ("gan", "vaegan") else {}))
         straight = training.Run(training.resolve(name, **args))
         list(straight.events())
         first = training.Run(training.resolve(name, **args))
@@ -181,7 +182,7 @@ def test_a_run_stopped_after_one_epoch_and_resumed_gives_the_same_weights(name, 
         for k in expected:
             assert torch.equal(expected[k], got[k]), k
         assert second.metrics == straight.metrics
-        assert (straight.timelapse is None) == (name != "gan")
+        assert (straight.timelapse is None) == (name not in ("gan", "vaegan"))
         if straight.timelapse is not None:    # the frames filmed before the stop are part of the state
             expected, got = straight.timelapse.state_dict(), second.timelapse.state_dict()
             assert all(torch.equal(expected[k], got[k]) for k in expected) and len(got["steps"]) == 9
@@ -268,15 +269,10 @@ def test_cli_without_data_exits_with_the_clear_message(tmp_path, monkeypatch):
     assert str(empty) in message
 
 
-@pytest.mark.parametrize("kind", ["gan", "vaegan"])
-def test_gan_hands_out_the_moving_average_of_its_generator(kind):
+def test_gan_hands_out_the_moving_average_of_its_generator():
     torch.manual_seed(0)
-    if kind == "gan":
-        model = GAN(latent_dim=8, width=4)
-        trainer, generator = GANTrainer(model, 1e-2, 10), model.generator
-    else:
-        model = VAEGAN(latent_dim=8, width=4, hidden=16)
-        trainer, generator = VAEGANTrainer(model, 1e-2, 10), model.decoder
+    model = GAN(latent_dim=8, width=4)
+    trainer, generator = GANTrainer(model, 1e-2, 10), model.generator
     x, y = torch.rand(16, 1, 28, 28), torch.zeros(16, dtype=torch.long)
     expected = None
     for _ in range(4):
@@ -291,6 +287,44 @@ def test_gan_hands_out_the_moving_average_of_its_generator(kind):
     z = torch.randn(2048, 8)
     with torch.no_grad():   # batch-norm statistics recomputed for the averaged weights
         assert (generator.eval()(z) - generator.train()(z)).abs().mean() < 0.01  # stale ones: about 0.05
+
+
+def test_vaegan_trains_the_encoder_alone_then_all_three_then_refits_the_encoder_to_the_average():
+    torch.manual_seed(0)
+    model = VAEGAN(latent_dim=8, width=4, hidden=16).train()
+    trainer = VAEGANTrainer(model, 1e-2, 10, encoder_share=0.5, refit_share=0.2)
+    x, y = torch.rand(16, 1, 28, 28), torch.arange(16) % 10
+    gan_part = {**_weights(model.decoder), **{f"D.{k}": v for k, v in _weights(model.discriminator).items()}}
+
+    def unchanged():
+        now = {**_weights(model.decoder), **{f"D.{k}": v for k, v in _weights(model.discriminator).items()}}
+        return all(torch.equal(gan_part[k], now[k]) for k in gan_part)
+
+    encoder = _weights(model.encoder)
+    for _ in range(5):
+        assert set(trainer.step(x, y)) == {"kl", "squared_error", "class_loss"}
+    assert unchanged()                                                    # phase 1: the GAN's half untouched
+    assert not torch.equal(encoder["0.weight"], model.encoder[0].weight)
+    expected = None
+    for _ in range(3):                                                    # phase 2: all three
+        assert {"d_loss", "gen", "certainty"} <= set(trainer.step(x, y))
+        live = {k: p.detach().clone() for k, p in model.decoder.named_parameters()}
+        expected = live if expected is None else {
+            k: trainer.ema_decay * expected[k] + (1 - trainer.ema_decay) * live[k] for k in live}
+    assert not unchanged()
+    encoder = _weights(model.encoder)
+    gan_part = {**_weights(model.decoder), **{f"D.{k}": v for k, v in _weights(model.discriminator).items()}}
+    assert set(trainer.step(x, y)) == {"kl", "squared_error"}             # phase 3: the average decoder, fixed
+    for k, p in model.decoder.named_parameters():
+        assert torch.allclose(p, expected[k], atol=1e-6), k
+    averaged = _weights(model.decoder)
+    trainer.step(x, y)
+    assert not torch.equal(encoder["0.weight"], model.encoder[0].weight)
+    assert all(torch.equal(v, model.decoder.state_dict()[k]) for k, v in averaged.items())
+    trainer.finish(x, y)
+    assert all(torch.equal(v, model.decoder.state_dict()[k]) for k, v in averaged.items())
+    for k, b in model.decoder.named_buffers():                          # the GAN's batch-norm statistics
+        assert torch.equal(b, gan_part[k]), k
 
 
 def test_vaegan_can_start_from_a_trained_gan():
