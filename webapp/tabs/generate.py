@@ -30,8 +30,9 @@ digits that a classifier on $D$'s features puts firmly in one class (CatGAN's ce
 Each sample comes from $z \sim N(0, I)$ drawn from the seed; under each digit is $D(x)$, the
 discriminator's probability that it is a real MNIST digit (VAE samples are judged by the GAN's $D$;
 click a digit to see it large).
-The VAE-GAN (Larsen et al. 2016) is a VAE whose decoder is trained as a GAN generator: compare its
-samples with the VAE's blurrier ones.
+The VAE-GAN (Larsen et al. 2016) is a VAE whose decoder is trained as a GAN generator. The bundled
+one started from this GAN: its encoder first learned to invert $G$, then encoder, decoder and $D$
+learned together. Compare its samples with the VAE's blurrier ones.
 """
 
 
