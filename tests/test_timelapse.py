@@ -248,6 +248,17 @@ def test_playback_of_a_model_without_a_time_lapse_says_how_to_get_one(visitor):
     assert "python -m train gan --dataset fashion-mnist" in generate.no_timelapse("gan", "fashion-mnist")
 
 
+def test_a_model_without_a_time_lapse_points_to_the_one_that_has_it(visitor):
+    from webapp import registry
+    from webapp.tabs import generate
+    registry.put("vaegan", tiny_run("vaegan").model, session=visitor.session_hash)
+    column, _, picture, line, _ = generate.timelapse_open("gan", request=visitor)     # the untrained fixture GAN
+    assert column.visible is False and picture is None
+    assert "no time-lapse" in line and line.endswith("The VAE-GAN's training was filmed: pick it above.")
+    column, *_ = generate.timelapse_open("vaegan", request=visitor)
+    assert column.visible is True
+
+
 def test_playback_refuses_an_unknown_model(visitor):
     import gradio as gr
     from webapp.tabs import generate

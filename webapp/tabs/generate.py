@@ -137,6 +137,13 @@ def _timelapse_of(slot, request, dataset=data.DEFAULT):
     return getattr(registry.get(slot, registry.session_of(request), dataset), "timelapse", None)
 
 
+def _filmed(slot, request, dataset):
+    try:
+        return bool(_timelapse_of(slot, request, dataset))
+    except registry.ModelMissing:
+        return False
+
+
 def no_timelapse(slot, dataset=data.DEFAULT):
     """The one line shown for a model without a time-lapse, with how to get one."""
     return (f"This {dict(FILMED)[slot]} has no time-lapse: it was trained before training recorded one. "
@@ -180,7 +187,10 @@ def timelapse_open(slot="gan", dataset=data.DEFAULT, request: gr.Request = None)
     except registry.ModelMissing as exc:
         return gr.Column(visible=False), gr.Slider(), None, str(exc), None
     if not timelapse:
-        return gr.Column(visible=False), gr.Slider(), None, no_timelapse(slot, dataset), None
+        filmed = [title for other, title in FILMED if other != slot and _filmed(other, request, dataset)]
+        line = no_timelapse(slot, dataset) + "".join(f" The {title}'s training was filmed: pick it above."
+                                                      for title in filmed)
+        return gr.Column(visible=False), gr.Slider(), None, line, None
     last = len(timelapse) - 1
     return (gr.Column(visible=True), gr.Slider(minimum=0, maximum=max(last, 1), value=last),
             *timelapse_frame(slot, last, dataset, request))
