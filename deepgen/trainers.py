@@ -218,7 +218,7 @@ class VAEGANTrainer(GANTrainer):
     The decoder's batch norms keep the GAN's statistics (eval mode), so a code from the encoder and
     one from the prior are decoded alike."""
     hyper = ("ema_decay", "encoder_share", "refit_share", "sigma", "rec_weight", "certainty_weight")
-    stateful = ("opt_e", "opt_g", "opt_d", "class_head", "ema", "progress")
+    stateful = ("opt_e", "opt_g", "opt_d", "class_head", "ema", "sched")
     ema_decay = 0.998
     encoder_share = 0.35  # phase 1: the encoder alone, against the GAN's generator
     refit_share = 0.12    # phase 3: the encoder alone, against the averaged decoder
@@ -227,57 +227,70 @@ class VAEGANTrainer(GANTrainer):
 
     def setup(self, lr, total_steps):
         m = self.model
-        self.lr = lr
         self.encoder_steps = round(self.encoder_share * total_steps)
         self.refit_from = total_steps - round(self.refit_share * total_steps)
-        self.total_steps = total_steps
-        self.progress = StepCounter()
         self.class_head = nn.Sequential(nn.Flatten(), nn.Linear(m.discriminator.head[-1].in_features, 10)).to(
             next(m.parameters()).device)
         self.opt_e = torch.optim.Adam(m.encoder.parameters(), lr=lr)
         self.opt_g = _gan_optimizer(m.decoder.parameters(), lr / 10)
         self.opt_d = _gan_optimizer([*m.discriminator.parameters(), *self.class_head.parameters()], lr / 10)
         self.keep_average_of(m.decoder)
+        # the encoder's learning rate: constant, then falling linearly to 0 over phase 3; stepped
+        # once a step, the schedule also counts the steps taken (`sched.last_epoch`)
+        refit_steps = total_steps - self.refit_from
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt_e, lambda step: min(1.0, (total_steps - step) / refit_steps) if refit_steps else 1.0)
 
     def step(self, x, y):
-        m, Dis = self.model, self.model.discriminator
-        step = self.progress.steps
-        self.progress.steps += 1
+        step = self.sched.last_epoch
         joint = self.encoder_steps <= step < self.refit_from
         if step == self.refit_from and self.ema.n_averaged.item() > 0:
             self.live.load_state_dict(self.ema.module.state_dict())
-        if step >= self.refit_from:
-            for group in self.opt_e.param_groups:
-                group["lr"] = self.lr * (self.total_steps - step) / (self.total_steps - self.refit_from)
-        m.decoder.eval()
-        Dis.train(joint)
-        mu, logvar = m.encode(x)
-        x_rec = m.decode(L.reparameterize(mu, logvar))
+        self.model.decoder.eval()
+        self.model.discriminator.train(joint)
+        logs = self._joint_step(x, y) if joint else self._encoder_step(x, y, train_class_head=step < self.encoder_steps)
+        self.sched.step()
+        return logs
+
+    def _reconstruct(self, x):
+        """(the encoder's loss, the mean squared error, x̃, the logs they give)."""
+        mu, logvar = self.model.encode(x)
+        x_rec = self.model.decode(L.reparameterize(mu, logvar))
         kl = L.kl_to_standard_normal(mu, logvar).mean()
         enc_loss = kl + L.gaussian_nll(x, x_rec, self.sigma).mean()
         error = L.autoencoder_error(x, x_rec).mean()
-        logs = {"kl": kl.item(), "squared_error": error.item()}
+        return enc_loss, error, x_rec, {"kl": kl.item(), "squared_error": error.item()}
+
+    def _encoder_step(self, x, y, train_class_head):
+        """Phases 1 and 3: the encoder alone (in phase 1 also the class head, on D's fixed features)."""
+        m = self.model
+        enc_loss, _, _, logs = self._reconstruct(x)
         self.opt_e.zero_grad(set_to_none=True)
-        if not joint:
-            enc_loss.backward(inputs=list(m.encoder.parameters()))
-            average_gradients(m.encoder.parameters())
-            self.opt_e.step()
-            if step < self.encoder_steps:    # the class head learns from D's fixed features
-                with torch.no_grad():
-                    features = Dis.features(x)
-                class_loss = F.cross_entropy(self.class_head(features), y)
-                self.opt_d.zero_grad(set_to_none=True)
-                class_loss.backward()
-                average_gradients(self.class_head.parameters())
-                self.opt_d.step()
-                logs["class_loss"] = class_loss.item()
-            return logs
+        enc_loss.backward(inputs=list(m.encoder.parameters()))
+        average_gradients(m.encoder.parameters())
+        self.opt_e.step()
+        if train_class_head:
+            with torch.no_grad():
+                features = m.discriminator.features(x)
+            class_loss = F.cross_entropy(self.class_head(features), y)
+            self.opt_d.zero_grad(set_to_none=True)
+            class_loss.backward()
+            average_gradients(self.class_head.parameters())
+            self.opt_d.step()
+            logs["class_loss"] = class_loss.item()
+        return logs
+
+    def _joint_step(self, x, y):
+        """Phase 2: encoder, decoder and D."""
+        m, Dis = self.model, self.model.discriminator
+        enc_loss, error, x_rec, logs = self._reconstruct(x)
 
         # (1) The encoder, and the decoder: reconstruct, fool D, and draw prior samples of one clear class
         x_p = m.sample(len(x))
         fake_features = Dis.features(x_p)
         gen = L.gan_generator_loss(Dis(x_rec)) + L.gan_generator_loss(Dis.logit(fake_features))
         certainty = L.class_certainty_loss(self.class_head(fake_features))
+        self.opt_e.zero_grad(set_to_none=True)
         self.opt_g.zero_grad(set_to_none=True)
         enc_loss.backward(inputs=list(m.encoder.parameters()), retain_graph=True)   # the graph serves both losses
         (self.rec_weight * error + gen + self.certainty_weight * certainty).backward(inputs=list(m.decoder.parameters()))
@@ -308,19 +321,6 @@ class VAEGANTrainer(GANTrainer):
         rec = self.model.decode(self.model.encode(x[:8])[0])
         samples = self.model.sample(16, generator=torch.Generator().manual_seed(0))
         return grid(torch.cat([x[:8], rec, samples]), nrow=8)
-
-
-class StepCounter:
-    """The steps a trainer has taken, saved with a resumed run (`Trainer.stateful`)."""
-
-    def __init__(self):
-        self.steps = 0
-
-    def state_dict(self):
-        return {"steps": self.steps}
-
-    def load_state_dict(self, state):
-        self.steps = state["steps"]
 
 
 class SiameseTrainer(Trainer):
