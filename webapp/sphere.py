@@ -13,6 +13,7 @@ import gradio as gr
 import numpy as np
 
 from deepgen import data
+from deepgen.images import to_uint8
 
 from . import testset
 from .pictures import PALETTE, png_data_url
@@ -30,7 +31,7 @@ def sprite_sheet(n, dataset=data.DEFAULT):
     dataset = data.get(dataset).name
     with _lock:
         if (n, dataset) not in _sprites:
-            images = (testset.first(n, dataset)[0][:, 0].numpy() * 255).round().astype(np.uint8)
+            images = to_uint8(testset.first(n, dataset)[0][:, 0])
             rows = -(-len(images) // COLUMNS)
             sheet = np.zeros((rows * CELL, COLUMNS * CELL), np.uint8)
             for i, image in enumerate(images):
