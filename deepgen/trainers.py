@@ -77,7 +77,7 @@ class ClassifierTrainer(Trainer):
     def loss(self, x, y):
         logits = self.model(random_shift(x))
         loss = F.cross_entropy(logits, y)
-        return loss, {"loss": loss.item(), "accuracy": (logits.argmax(1) == y).float().mean().item()}
+        return loss, {"loss": loss.detach(), "accuracy": (logits.argmax(1) == y).float().mean().detach()}
 
 
 class AnnealedTrainer(Trainer):
@@ -93,7 +93,7 @@ class AutoencoderTrainer(AnnealedTrainer):
         logits = self.model(x)
         loss = L.bernoulli_nll(x, logits).mean()
         mse = L.autoencoder_error(x, torch.sigmoid(logits)).mean()
-        return loss, {"bce": loss.item(), "mse": mse.item()}
+        return loss, {"bce": loss.detach(), "mse": mse.detach()}
 
     @torch.no_grad()
     def preview(self, x, y):
@@ -107,7 +107,7 @@ class VAETrainer(AnnealedTrainer):
         mu, logvar = self.model.encode(x, y)
         logits = self.model.decode_logits(L.reparameterize(mu, logvar), x, y)
         rec, kl = L.bernoulli_nll(x, logits).mean(), L.kl_to_standard_normal(mu, logvar).mean()
-        return rec + kl, {"neg_elbo": (rec + kl).item(), "bce": rec.item(), "kl": kl.item()}
+        return rec + kl, {"neg_elbo": (rec + kl).detach(), "bce": rec.detach(), "kl": kl.detach()}
 
     @torch.no_grad()
     def preview(self, x, y):
@@ -182,8 +182,8 @@ class GANTrainer(Trainer):
         average_gradients(self.model.generator.parameters())
         self.opt_g.step()
         self.ema.update_parameters(self.live)
-        return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "class_loss": class_loss.item(),
-                "certainty": certainty.item()}
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "class_loss": class_loss.detach(),
+                "certainty": certainty.detach()}
 
     @torch.no_grad()
     def finish(self, images, labels):
@@ -259,7 +259,7 @@ class VAEGANTrainer(GANTrainer):
         kl = L.kl_to_standard_normal(mu, logvar).mean()
         enc_loss = kl + L.gaussian_nll(x, x_rec, self.sigma).mean()
         error = L.autoencoder_error(x, x_rec).mean()
-        return enc_loss, error, x_rec, {"kl": kl.item(), "squared_error": error.item()}
+        return enc_loss, error, x_rec, {"kl": kl.detach(), "squared_error": error.detach()}
 
     def _encoder_step(self, x, y, train_class_head):
         """Phases 1 and 3: the encoder alone (in phase 1 also the class head, on D's fixed features)."""
@@ -277,7 +277,7 @@ class VAEGANTrainer(GANTrainer):
             class_loss.backward()
             average_gradients(self.class_head.parameters())
             self.opt_d.step()
-            logs["class_loss"] = class_loss.item()
+            logs["class_loss"] = class_loss.detach()
         return logs
 
     def _joint_step(self, x, y):
@@ -307,8 +307,8 @@ class VAEGANTrainer(GANTrainer):
         average_gradients([*Dis.parameters(), *self.class_head.parameters()])
         self.opt_d.step()
         self.ema.update_parameters(self.live)
-        return {**logs, "d_loss": d_loss.item(), "gen": gen.item(), "certainty": certainty.item(),
-                "class_loss": class_loss.item()}
+        return {**logs, "d_loss": d_loss.detach(), "gen": gen.detach(), "certainty": certainty.detach(),
+                "class_loss": class_loss.detach()}
 
     @torch.no_grad()
     def finish(self, images, labels):
@@ -330,7 +330,7 @@ class SiameseTrainer(Trainer):
 
     def loss(self, x, y):
         loss = self.model.loss(self.model(random_shift(x, 1)), y)
-        return loss, {"loss": loss.item()}
+        return loss, {"loss": loss.detach()}
 
     def step(self, x, y):
         logs = super().step(x, y)

@@ -112,6 +112,8 @@ class Run:
             if config.init:
                 model = _start_from(model, config.init)
         self.model = model.to(self.device).train()
+        if "cuda" in str(self.device):
+            torch.backends.cudnn.benchmark = True       # one image size throughout: pick the fastest kernels once
         if distributed.world_size() > 1:
             torch.manual_seed(config.seed + distributed.rank())   # same initial weights, different noise
         self.images, self.labels = _training_set(config.dataset, data_dir, config.train_images)
@@ -150,14 +152,16 @@ class Run:
                 for k, v in logs.items():        # a trainer may log a term only in some phase of its run
                     sums[k] = sums.get(k, 0.0) + v
                     counts[k] = counts.get(k, 0) + 1
-                if not all(math.isfinite(v) for v in logs.values()):
-                    raise FloatingPointError(f"training diverged at step {self.step}: {logs}")
                 epoch_end = i == len(self.batches)
                 done = epoch_end and epoch == config.epochs
                 if self.timelapse is not None and self.timelapse.due(self.step) and not done:
                     self._film()
                 if self.step % log_every and not epoch_end:
                     continue
+                # the logged terms are tensors until here: reading them waits for the GPU
+                losses = {k: float(v) / counts[k] for k, v in sums.items()}
+                if not all(math.isfinite(v) for v in losses.values()):
+                    raise FloatingPointError(f"training diverged by step {self.step}: {losses}")
                 if epoch_end:
                     self.epoch = epoch
                 if done:
@@ -169,8 +173,8 @@ class Run:
                 preview = trainer.preview(x, y) if epoch_end and distributed.is_main() else None
                 if not done:
                     model.train()
-                yield Event(epoch, config.epochs, self.step, self.steps, {k: v / counts[k] for k, v in sums.items()},
-                            preview, model, time.time() - start, epoch_end, done)
+                yield Event(epoch, config.epochs, self.step, self.steps, losses, preview, model, time.time() - start,
+                            epoch_end, done)
                 sums, counts = {}, {}
 
     def _film(self):
