@@ -86,7 +86,7 @@ RECIPES = {r.name: r for r in [
     Recipe("ae", "convolutional autoencoder, 16-D code", Autoencoder, {"latent_dim": 16},
            T.AutoencoderTrainer, 5, 128, 1e-3, E.evaluate_ae, transfer=True),
     Recipe("vae", "variational autoencoder, 32-D code", VAE, {"latent_dim": 32, "width": 48, "hidden": 256},
-           T.VAETrainer, 30, 128, 1e-3, E.evaluate_vae, transfer=True, samples=True),
+           T.VAETrainer, 100, 128, 1e-3, E.evaluate_vae, transfer=True, samples=True),
     Recipe("vae2d", "variational autoencoder with a 2-D code, drawn row by row (manifold pictures)", VAE,
            {"latent_dim": 2, "hidden": 256, "deep": True, "context_rows": 1, "context_reach": 1,
             "context_dropout": 0.5},
