@@ -136,6 +136,24 @@ def test_closing_the_iterator_stops_training():
     assert all(torch.equal(v, first.model.state_dict()[k]) for k, v in weights.items())
 
 
+def test_events_report_numbers_though_trainers_log_tensors():
+    event = next(train("ae", limit=256, batch_size=32, epochs=1, log_every=2, device="cpu"))
+    assert event.step == 2 and all(type(v) is float for v in event.losses.values())
+
+
+def test_a_diverged_run_stops_at_its_next_report(monkeypatch):
+    from deepgen.trainers import AutoencoderTrainer
+    finite_loss = AutoencoderTrainer.loss
+
+    def poisoned(self, x, y):      # the second step's gradients are NaN, so are the weights after it
+        loss, logs = finite_loss(self, x, y)
+        return (loss * float("nan") if self.opt.state else loss), logs
+    monkeypatch.setattr(AutoencoderTrainer, "loss", poisoned)
+    events = train("ae", limit=256, batch_size=32, epochs=1, log_every=4, device="cpu")
+    with pytest.raises(FloatingPointError, match="diverged by step 4"):
+        list(events)
+
+
 def test_training_continues_a_given_model():
     model = recipes.get("ae").build(latent_dim=4)
     events = list(train("ae", model=model, limit=64, batch_size=32, epochs=1, device="cpu"))
