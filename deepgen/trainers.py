@@ -126,6 +126,12 @@ class CVAETrainer(VAETrainer):
         return grid(torch.cat(rows + [self.model.sample(10, generator=g, labels=labels)]), nrow=10)
 
 
+def _class_head(discriminator):
+    """A linear head on D's features that learns the digit classes (CatGAN's certainty term)."""
+    features = discriminator.head[-1].in_features
+    return nn.Sequential(nn.Flatten(), nn.Linear(features, 10)).to(next(discriminator.parameters()).device)
+
+
 def _gan_optimizer(params, lr):
     return torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999))
 
@@ -148,8 +154,7 @@ class GANTrainer(Trainer):
 
     def setup(self, lr, total_steps):
         Dis = self.model.discriminator
-        features = Dis.head[-1].in_features
-        self.class_head = nn.Sequential(nn.Flatten(), nn.Linear(features, 10)).to(next(Dis.parameters()).device)
+        self.class_head = _class_head(Dis)
         self.opt_g = _gan_optimizer(self.model.generator.parameters(), lr)
         self.opt_d = _gan_optimizer([*Dis.parameters(), *self.class_head.parameters()], lr)
         self.keep_average_of(self.model.generator)
@@ -229,8 +234,7 @@ class VAEGANTrainer(GANTrainer):
         m = self.model
         self.encoder_steps = round(self.encoder_share * total_steps)
         self.refit_from = total_steps - round(self.refit_share * total_steps)
-        self.class_head = nn.Sequential(nn.Flatten(), nn.Linear(m.discriminator.head[-1].in_features, 10)).to(
-            next(m.parameters()).device)
+        self.class_head = _class_head(m.discriminator)
         self.opt_e = torch.optim.Adam(m.encoder.parameters(), lr=lr)
         self.opt_g = _gan_optimizer(m.decoder.parameters(), lr / 10)
         self.opt_d = _gan_optimizer([*m.discriminator.parameters(), *self.class_head.parameters()], lr / 10)
