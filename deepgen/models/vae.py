@@ -101,13 +101,13 @@ class LabelledDecoder(nn.Module):
     """`conv_decoder` with the one-hot label fed to every layer, not only the first: far out in
     the prior's tails, where H alone would decide the digit, the label still steers it."""
 
-    def __init__(self, latent_dim, num_classes, width, hidden):
+    def __init__(self, latent_dim, num_classes, width, hidden, out_channels=1):
         super().__init__()
         self.width = width
         self.fc1 = nn.Linear(latent_dim + num_classes, hidden)
         self.fc2 = nn.Linear(hidden + num_classes, 2 * width * 49)
         self.up1 = nn.ConvTranspose2d(2 * width + num_classes, width, 4, 2, 1)   # 7×7 → 14×14
-        self.up2 = nn.ConvTranspose2d(width + num_classes, 1, 4, 2, 1)           # 14×14 → 28×28 logits
+        self.up2 = nn.ConvTranspose2d(width + num_classes, out_channels, 4, 2, 1)   # 14×14 → 28×28 logits
 
     def forward(self, h, one_hot):
         x = F.relu(self.fc1(with_label(h, one_hot)))
@@ -117,14 +117,19 @@ class LabelledDecoder(nn.Module):
 
 
 class CVAE(DeepgenModel):
-    """The label Y enters the encoder (as ten constant image channels) and every decoder layer."""
+    """The label Y enters the encoder (as ten constant image channels) and every decoder layer;
+    `context_rows` > 0 draws P(X|H, Y) row by row, as in `VAE`."""
     kind = "cvae"
 
-    def __init__(self, latent_dim: int = 16, num_classes: int = 10, width: int = 32, hidden: int = 256):
+    def __init__(self, latent_dim: int = 16, num_classes: int = 10, width: int = 32, hidden: int = 256,
+                 context_rows: int = 0, context_reach: int = 1, context_channels: int = 32,
+                 context_dropout: float = 0.0):
         super().__init__()
         self.latent_dim, self.num_classes = latent_dim, num_classes
         self.encoder = conv_encoder(2 * latent_dim, width, hidden, in_channels=1 + num_classes)
-        self.decoder = LabelledDecoder(latent_dim, num_classes, width, hidden)
+        self.decoder = LabelledDecoder(latent_dim, num_classes, width, hidden,
+                                       context_channels if context_rows else 1)
+        self.rows = RowContext(context_channels, context_rows, context_reach, context_dropout) if context_rows else None
 
     def _one_hot(self, y):
         if y is None:
@@ -136,15 +141,22 @@ class CVAE(DeepgenModel):
         return self.encoder(with_label(x, self._one_hot(y))).chunk(2, dim=1)
 
     def decode_logits(self, h, x=None, y=None):
-        """Logits of P(X|H, Y) (they do not depend on x)."""
-        return self.decoder(h, self._one_hot(y))
+        """Logits of P(X|H, Y) scored against the images x (only a row-by-row decoder needs them)."""
+        features = self.decoder(h, self._one_hot(y))
+        if self.rows is None:
+            return features
+        if x is None:
+            raise ValueError("this CVAE draws row by row: its logits need the image they score")
+        return self.rows(features, x)
 
     def decode(self, h, y=None):
-        return torch.sigmoid(self.decode_logits(h, y=y))
+        """Bernoulli means in [0, 1] (row by row: each row's means given the means above it)."""
+        features = self.decoder(h, self._one_hot(y))
+        return torch.sigmoid(features) if self.rows is None else self.rows.draw(features)
 
     def forward(self, x, y):
         mu, logvar = self.encode(x, y)
-        return self.decode_logits(reparameterize(mu, logvar), y=y), mu, logvar
+        return self.decode_logits(reparameterize(mu, logvar), x, y), mu, logvar
 
     def sample(self, n, *, generator=None, labels=None):
         """n samples of P(X|H, Y) with H ∼ N(0, I); labels 0, 1, …, 9, 0, … unless given."""
