@@ -103,7 +103,7 @@ RECIPES = {r.name: r for r in [
            trainer_args={"certainty_weight": 0.0}, samples=True, bundled=False),
     Recipe("vaegan", "VAE-GAN (Larsen et al. 2016), decoder and discriminator start from the GAN", VAEGAN,
            {"latent_dim": 64, "width": 64, "hidden": 256}, T.VAEGANTrainer, 5, 64, 1e-3, E.evaluate_generator,
-           init_from="gan", samples=True),
+           trainer_args={"rec_weight": 0.3}, init_from="gan", samples=True),
     *[_siamese(loss, 12, {"fashion-mnist": {"epochs": 20}}) if loss in HIGHLIGHTED_LOSSES else _siamese(loss, 5)
       for loss in LOSSES],
 ]}

@@ -134,7 +134,7 @@ def test_siamese_reaches_its_floor(models, mnist_test, name):
 
 
 # the VAE-GAN's floors (issue 15): 10 000 prior samples drawn as the evaluator draws them, and
-# the whole test set (FID is biased upwards on fewer samples: the GAN scores 1.85 on 2 000, 0.59 on 10 000)
+# the whole test set (FID is biased upwards on fewer samples: the GAN scores 1.05 on 2 000, 0.90 on 10 000)
 def test_vaegan_reaches_its_floors(models, classifier, mnist_test):
     model, judge = models["vaegan"], E.Judge(classifier)
     metrics = E.evaluate_generator(model, mnist_test, judge=judge)
