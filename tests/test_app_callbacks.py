@@ -448,6 +448,18 @@ def test_tabs_fill_themselves_when_opened(digit):
     assert draw.notice(draw.SLOTS) == "" and compare.prepare(*compare.DEFAULTS) == ""
 
 
+def test_opening_generate_with_a_seed_typed_wrong_keeps_the_pictures_and_says_nothing():
+    """The tab's opening event reads the seed boxes too; while a visitor types '-5' it must not add
+    a second error to the one the Generate click gives, nor blank the samples already shown."""
+    gan, vaegan, vae, table, *walks, note = generate.on_open(-5, 8, 0, 1, 4)
+    assert [gan, vaegan, vae, table] == [gr.skip()] * 4
+    assert all(isinstance(w, np.ndarray) for w in walks) and note == ""
+    *samples, wa, wb, wc, _ = generate.on_open(3, 8, "x", 1, 4)
+    assert isinstance(samples[0], str) and [wa, wb, wc] == [gr.skip()] * 3
+    with pytest.raises(gr.Error, match="seed"):
+        generate.generate(-5, 8)
+
+
 def test_stop_says_where_training_stopped():
     events = models.train_model("ae", 2, None, None, None, 128, progress=lambda *a, **k: None)
     for status, *_ in events:

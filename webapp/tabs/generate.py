@@ -196,17 +196,33 @@ def timelapse_open(slot="gan", dataset=data.DEFAULT, request: gr.Request = None)
             *timelapse_frame(slot, last, dataset, request))
 
 
+def _typed_right(*pairs):
+    """Whether every (seed, count) is one this tab's callbacks take."""
+    try:
+        for seed, count in pairs:
+            _check(seed, count)
+    except ValueError:
+        return False
+    return True
+
+
 def on_open(seed, count, seed_a, seed_b, steps, dataset=data.DEFAULT, request: gr.Request = None):
     """When the tab opens (or the data set changes): samples and an interpolation for the current
-    seeds, and a note on what is missing."""
-    try:
-        samples = generate(seed, count, dataset, request)
-    except gr.Error:
-        samples = (None,) * (len(SOURCES) + 1)
-    try:
-        walks = interpolate_seeds(seed_a, seed_b, steps, dataset, request)
-    except gr.Error:
-        walks = (None,) * len(SOURCES)
+    seeds, and a note on what is missing. A seed or count the visitor is still typing wrong leaves
+    its pictures as they are and says nothing: the Generate or Interpolate click says it, once."""
+    samples = walks = None
+    if _typed_right((seed, count)):
+        try:
+            samples = generate(seed, count, dataset, request)
+        except gr.Error:
+            samples = (None,) * (len(SOURCES) + 1)
+    if _typed_right((seed_a, steps), (seed_b, 1)):
+        try:
+            walks = interpolate_seeds(seed_a, seed_b, steps, dataset, request)
+        except gr.Error:
+            walks = (None,) * len(SOURCES)
+    samples = samples or (gr.skip(),) * (len(SOURCES) + 1)
+    walks = walks or (gr.skip(),) * len(SOURCES)
     return (*samples, *walks, notice([s for s, _ in SOURCES], session=registry.session_of(request),
                                      dataset=registry.dataset_name(dataset)))
 
@@ -217,7 +233,7 @@ def build(tab, dataset=None):
     intro(INTRO)
     status = notice_box()
     with gr.Row(equal_height=True):
-        seed = gr.Number(label="seed", value=0, precision=0, minimum=0, min_width=100)
+        seed = gr.Number(label="seed", value=0, precision=0, min_width=100)
         count = gr.Slider(1, MAX_SAMPLES, value=32, step=1, label="samples")
         go = action("Generate", primary=True)
     with gr.Row(equal_height=False):
@@ -255,8 +271,8 @@ def build(tab, dataset=None):
     intro("#### Interpolation between two seeds\nSpherical interpolation between $z_A$ and $z_B$ keeps every "
           "intermediate $z$ as long as a typical Gaussian sample.")
     with gr.Row(equal_height=True):
-        seed_a = gr.Number(label="seed A", value=0, precision=0, minimum=0, min_width=100)
-        seed_b = gr.Number(label="seed B", value=1, precision=0, minimum=0, min_width=100)
+        seed_a = gr.Number(label="seed A", value=0, precision=0, min_width=100)
+        seed_b = gr.Number(label="seed B", value=1, precision=0, min_width=100)
         steps = gr.Slider(2, 16, value=10, step=1, label="steps")
         walk = action("Interpolate")
     rows = [image_box(label=title, format="png", interactive=False, elem_classes=["pixelated"], height=110)
