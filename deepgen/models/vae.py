@@ -49,6 +49,22 @@ class RowContext(nn.Module):
         return torch.cat(rows[self.rows:], 2)
 
 
+def _scored(model, features, x):
+    """The decoder's `features` as logits of P(X|H) scored against the images x: as they are for a
+    pixel-by-pixel decoder; a row-by-row one (`model.rows`) needs x."""
+    if model.rows is None:
+        return features
+    if x is None:
+        raise ValueError(f"this {type(model).__name__} draws row by row: its logits need the image they score")
+    return model.rows(features, x)
+
+
+def _drawn(model, features):
+    """Bernoulli means in [0, 1] from the decoder's `features` (row by row: each row's means given
+    the means above it)."""
+    return torch.sigmoid(features) if model.rows is None else model.rows.draw(features)
+
+
 class VAE(DeepgenModel):
     kind = "vae"
 
@@ -67,17 +83,11 @@ class VAE(DeepgenModel):
 
     def decode_logits(self, h, x=None, y=None):
         """Logits of P(X|H) scored against the images x (a row-by-row decoder needs them)."""
-        if self.rows is None:
-            return self.decoder(h)
-        if x is None:
-            raise ValueError("this VAE draws row by row: its logits need the image they score")
-        return self.rows(self.decoder(h), x)
+        return _scored(self, self.decoder(h), x)
 
     def decode(self, h, y=None):
         """Bernoulli means in [0, 1] (row by row: each row's means given the means above it)."""
-        if self.rows is None:
-            return torch.sigmoid(self.decoder(h))
-        return self.rows.draw(self.decoder(h))
+        return _drawn(self, self.decoder(h))
 
     def forward(self, x):
         mu, logvar = self.encode(x)
@@ -142,17 +152,11 @@ class CVAE(DeepgenModel):
 
     def decode_logits(self, h, x=None, y=None):
         """Logits of P(X|H, Y) scored against the images x (only a row-by-row decoder needs them)."""
-        features = self.decoder(h, self._one_hot(y))
-        if self.rows is None:
-            return features
-        if x is None:
-            raise ValueError("this CVAE draws row by row: its logits need the image they score")
-        return self.rows(features, x)
+        return _scored(self, self.decoder(h, self._one_hot(y)), x)
 
     def decode(self, h, y=None):
         """Bernoulli means in [0, 1] (row by row: each row's means given the means above it)."""
-        features = self.decoder(h, self._one_hot(y))
-        return torch.sigmoid(features) if self.rows is None else self.rows.draw(features)
+        return _drawn(self, self.decoder(h, self._one_hot(y)))
 
     def forward(self, x, y):
         mu, logvar = self.encode(x, y)
