@@ -196,10 +196,10 @@ def timelapse_open(slot="gan", dataset=data.DEFAULT, request: gr.Request = None)
             *timelapse_frame(slot, last, dataset, request))
 
 
-def _typed_right(*pairs):
-    """Whether every (seed, count) is one this tab's callbacks take."""
+def _typed_right(*seeds, count):
+    """Whether the seeds and the count are ones this tab's callbacks take."""
     try:
-        for seed, count in pairs:
+        for seed in seeds:
             _check(seed, count)
     except ValueError:
         return False
@@ -210,19 +210,17 @@ def on_open(seed, count, seed_a, seed_b, steps, dataset=data.DEFAULT, request: g
     """When the tab opens (or the data set changes): samples and an interpolation for the current
     seeds, and a note on what is missing. A seed or count the visitor is still typing wrong leaves
     its pictures as they are and says nothing: the Generate or Interpolate click says it, once."""
-    samples = walks = None
-    if _typed_right((seed, count)):
+    samples, walks = (gr.skip(),) * (len(SOURCES) + 1), (gr.skip(),) * len(SOURCES)
+    if _typed_right(seed, count=count):
         try:
             samples = generate(seed, count, dataset, request)
         except gr.Error:
             samples = (None,) * (len(SOURCES) + 1)
-    if _typed_right((seed_a, steps), (seed_b, 1)):
+    if _typed_right(seed_a, seed_b, count=steps):
         try:
             walks = interpolate_seeds(seed_a, seed_b, steps, dataset, request)
         except gr.Error:
             walks = (None,) * len(SOURCES)
-    samples = samples or (gr.skip(),) * (len(SOURCES) + 1)
-    walks = walks or (gr.skip(),) * len(SOURCES)
     return (*samples, *walks, notice([s for s, _ in SOURCES], session=registry.session_of(request),
                                      dataset=registry.dataset_name(dataset)))
 
