@@ -127,6 +127,20 @@ def test_bad_sphere_input_is_a_message(args, message):
         compare.explore(*args)
 
 
+@pytest.mark.parametrize("typed", [-5, 10_000, "x"])
+def test_an_index_typed_wrong_keeps_the_sphere_when_something_else_changes(pair, typed):
+    """Drawing A, ticking digits or opening the tab reads the index box too: while it holds a wrong
+    index, the sphere and the neighbours stay as they are and the note says why, with no error;
+    the index box's own Enter gives the error."""
+    view, note, near = compare.explore_around("siamese-arcface", compare.DIGITS, *pair, typed)
+    assert view == gr.skip() and near == gr.skip()
+    assert "index must be" in note and "press Enter" in note
+    with pytest.raises(gr.Error, match="index must be"):
+        compare.explore("siamese-arcface", compare.DIGITS, *pair, typed)
+    value, note, near = compare.explore_around("siamese-arcface", ["4"], *pair, 7)
+    assert set(value["labels"]) == {4} and value["picked"] == 7 and near[0][1].startswith("#7 ·")
+
+
 def test_sprite_sheet_holds_the_plotted_digits():
     url = sphere.sprite_sheet(compare.PLOT_DIGITS)
     sheet = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))

@@ -354,6 +354,19 @@ def explore(slot, digits, image_a, image_b, index, dataset=D.DEFAULT, request: g
     return _explore(slot, digits, image_a, image_b, index, dataset, request)[1:]
 
 
+def explore_around(slot, digits, image_a, image_b, index, dataset=D.DEFAULT, request: gr.Request = None):
+    """`explore` for every event but the index box's own Enter (the tab opening, a new model, digits
+    ticked, A or B drawn): an index still typed wrong keeps the sphere and the neighbours as they are
+    and says so in the note, without an error; the Enter in the box gives that error, once."""
+    try:
+        testset.digit(index, as_dataset(dataset))
+    except ValueError as exc:
+        return gr.skip(), f"{exc} The sphere waits for it: press Enter in the box once it is right.", gr.skip()
+    except testset.TestSetMissing:
+        pass                                    # explore says that, as an error
+    return explore(slot, digits, image_a, image_b, index, dataset, request)
+
+
 @friendly
 def pick(slot, digits, image_a, image_b, evt: gr.EventData, dataset=D.DEFAULT, request: gr.Request = None):
     """A click on the sphere: the clicked test image becomes the one whose neighbours are shown."""
@@ -464,20 +477,22 @@ def build(tab, dataset=None):
         with gr.Column(scale=2, min_width=260):
             sphere_model = gr.Dropdown(registry.SIAMESE_SLOTS, value=DEFAULTS[0], label="Model on the sphere")
             digits = gr.CheckboxGroup(DIGITS, value=DIGITS, label=t["shown"])
-            index = gr.Number(label=t["index"], value=0, precision=0, minimum=0, maximum=9999)
+            # no minimum or maximum: Gradio would refuse every event that reads the box, each with its own
+            # error; the tab's callbacks check it (explore says what is wrong, explore_around waits)
+            index = gr.Number(label=t["index"], value=0, precision=0)
             note = gr.Markdown(latex_delimiters=LATEX)
     near = digit_gallery(t["near"], columns=NEIGHBOURS, height="auto")
     sphere_in, sphere_out = [sphere_model, digits, a.digit, b.digit], [view, note, near]
     explore_inputs = [*sphere_in, index, *extra]
     index.submit(explore, explore_inputs, sphere_out, api_name="explore_sphere", **KEEP)
     for trigger in (sphere_model.input, digits.input, a.digit.change, b.digit.change):
-        trigger(explore, explore_inputs, sphere_out, api_visibility="private", **KEEP)
+        trigger(explore_around, explore_inputs, sphere_out, api_visibility="private", **KEEP)
     view.pick(pick, [*sphere_in, *extra], [index, *sphere_out], api_visibility="private", **KEEP)
     near.select(pick_neighbour, explore_inputs, [index, *sphere_out], api_visibility="private", **KEEP)
     if dataset is not None:      # before the tab's model work: Gradio runs one trigger's listeners in order
         follow(tab, dataset, switched, [*galleries, digits, index, near, status], inputs=choosers)
     opened = tab.select(prepare, [*choosers, *extra], status, api_visibility="private")
     opened.then(compare_when_ready, inputs, outputs, api_visibility="private", **KEEP)
-    opened.then(explore, explore_inputs, sphere_out, api_visibility="private", **KEEP)
+    opened.then(explore_around, explore_inputs, sphere_out, api_visibility="private", **KEEP)
     preload.register("compare", warm, each_dataset=True, heavy=True)
     return a, b
