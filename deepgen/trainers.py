@@ -81,10 +81,17 @@ class ClassifierTrainer(Trainer):
 
 
 class AnnealedTrainer(Trainer):
-    """Adam with the learning rate annealed to zero along a cosine over the whole run."""
+    """Adam with the learning rate annealed to zero along a cosine over the whole run; with
+    `weight_decay` > 0, AdamW: every step also shrinks each weight by lr · weight_decay of itself
+    (Loshchilov & Hutter 2019), apart from the gradient's step."""
+    hyper = ("weight_decay",)
+    weight_decay = 0.0
 
     def setup(self, lr, total_steps):
-        super().setup(lr, total_steps)
+        if self.weight_decay:
+            self.opt = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=self.weight_decay)
+        else:
+            super().setup(lr, total_steps)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, total_steps)
 
 

@@ -68,6 +68,24 @@ def test_resolved_config_holds_values_not_defaults():
         training.resolve("classifier", limit=64, latent_dim=3)
 
 
+def test_weight_decay_shrinks_weights_apart_from_the_gradient():
+    """AdamW's decoupled decay: with a zero gradient Adam does not move a weight, AdamW multiplies
+    it by 1 − lr · weight_decay (lr at the first step, before the cosine lowers it)."""
+    from deepgen.trainers import VAETrainer
+    model = recipes.get("vae").build(latent_dim=2, width=8, hidden=16, deep=False)
+    before = [p.detach().clone() for p in model.parameters()]
+    for decay in (0.0, 0.1):
+        model.load_state_dict({k: v for k, v in zip(model.state_dict(), before)})
+        trainer = VAETrainer(model, 1e-2, 10, weight_decay=decay)
+        for p in model.parameters():
+            p.grad = torch.zeros_like(p)
+        trainer.opt.step()
+        for p, b in zip(model.parameters(), before):
+            torch.testing.assert_close(p.detach(), b * (1 - 1e-2 * decay))
+    assert training.resolve("vae", limit=64, trainer_args={"weight_decay": 0.1}).trainer_args == {"weight_decay": 0.1}
+    assert training.resolve("vae", limit=64).trainer_args == {"weight_decay": 0.0}
+
+
 @pytest.mark.parametrize("name", RUNS)
 def test_events_count_steps_and_epochs(name):
     events = run(name)
