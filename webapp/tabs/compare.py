@@ -445,7 +445,7 @@ def build(tab, dataset=None):
         with gr.Column(min_width=280):
             b = DigitInput("compare_b", label="Digit B", pad_label="Draw digit B", dataset=dataset, start=1, tab=tab)
     go = gr.Button("Compare", variant="primary")
-    columns, outputs, choosers, galleries = [], [], [], []
+    outputs, choosers, galleries = [], [], []
     with gr.Row(equal_height=False):
         for default in DEFAULTS:
             with gr.Column(min_width=320):
