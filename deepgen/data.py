@@ -38,6 +38,7 @@ class DataSet:
     input_note: str      # that, said to the user
     normalize: tuple | None = None   # (mean, std) applied to the [0, 1] pixels; None keeps [0, 1], which
                                      # the generative models' Bernoulli likelihood needs
+    style: str = "shape, shade, size"   # what a conditional model's code holds beside the class, said to the user
 
     @property
     def folder(self):
@@ -51,12 +52,12 @@ class DataSet:
 DATASETS = {d.name: d for d in [
     DataSet("mnist", "MNIST", "MNIST", tuple(str(d) for d in range(10)), "digit", "draw",
             "Draw a digit: the sketch is fitted into 20×20 pixels and centred by its centre of mass, as MNIST's "
-            "digits are."),
+            "digits are.", style="slant, thickness, size"),
     DataSet("fashion-mnist", "Fashion-MNIST", "FashionMNIST",
             ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
              "Ankle boot"), "item", "picture",
             "Upload a product photo or pick a test image: it is made grey, inverted where the background is "
-            "light, fitted into 28×28 pixels and centred, as Fashion-MNIST's items are."),
+            "light, fitted into 28×28 pixels and centred, as Fashion-MNIST's items are.", style="cut, shade, size"),
 ]}
 
 

@@ -207,6 +207,7 @@ def test_sphere_shows_the_sets_test_items():
     assert value["names"] == NAMES and value["dataset"] == FASHION and set(value["labels"]) == {1, 8}
     assert len(value["points"]) == int(((labels == 1) | (labels == 8)).sum())
     assert captions(near)[0] == "#0 · Ankle boot · D = 0.000" and "test item **#0** (an Ankle boot)" in note
+    assert "items far apart in the 64-D embedding space" in note
     assert compare.switched(FASHION, *compare.DEFAULTS)[4]["choices"] == NAMES
 
 
@@ -298,3 +299,21 @@ def test_warm_up_runs_mnist_first_and_heavy_ones_first(monkeypatch):
     order = [(name, dataset) for name, _, dataset in preload.plan()]
     assert order == [("c", "mnist"), ("a", None), ("b", "mnist"), ("c", FASHION), ("b", FASHION)]
     assert preload.has_checkpoints(FASHION)
+
+
+TEXTS = [generate.INTRO, generate.TIMELAPSE_INTRO, generate.EQUILIBRIUM, latent.INTRO, latent.POSTERIOR_INTRO,
+         latent.GRID_INTRO, latent.INTERP_INTRO, style.INTRO, compare.INTRO, compare.PROJECTION]
+
+
+@pytest.mark.parametrize("dataset", list(data.DATASETS))
+def test_the_tabs_explanations_speak_of_the_chosen_data_set(dataset):
+    """Every placeholder of the tabs' explanations is filled in, with the data set's own words."""
+    for text in TEXTS:
+        worded = components.in_words(text, dataset)
+        assert "«" not in worded and "»" not in worded, text[:60]
+    ds = data.get(dataset)
+    assert f"a real {ds.title} {ds.noun} (VAE samples" in components.in_words(generate.INTRO, dataset)
+    assert f"**style** ({ds.style})" in components.in_words(style.INTRO, dataset)
+    assert f"the same {ds.noun}?" in components.in_words(compare.INTRO, dataset)
+    colour = "coloured by digit." if dataset == data.DEFAULT else "coloured by class."
+    assert colour in components.in_words(latent.GRID_INTRO, dataset)

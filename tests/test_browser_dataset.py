@@ -61,6 +61,7 @@ def test_switching_to_fashion_shows_clothes_in_every_tab(browser, both_url):  # 
         # Generate: the Fashion-MNIST GAN's samples; the missing generators say how to train them
         page.get_by_role("tab", name="Generate").first.click()
         page.locator("#samples-gan img").first.wait_for(timeout=WAIT)
+        page.get_by_text("a real Fashion-MNIST item", exact=False).first.wait_for(timeout=WAIT)
         page.locator("code:visible", has_text="python -m train vaegan --dataset fashion-mnist").first.wait_for(
             timeout=WAIT)
 

@@ -68,6 +68,54 @@ def intro(text):
     return gr.Markdown(text, latex_delimiters=LATEX, elem_classes=["intro"])
 
 
+WORDS = {"«digit»": lambda ds: ds.noun, "«digits»": lambda ds: ds.noun + "s",
+         "«class»": lambda ds: "digit" if ds.name == D.DEFAULT else "class",
+         "«MNIST»": lambda ds: ds.title, "«style»": lambda ds: ds.style}
+
+
+def in_words(text, dataset=D.DEFAULT):
+    """`text` in the words of `dataset`: «digit» and «digits» become its noun ("item"), «class» the
+    word for its classes ("digit", "class"), «MNIST» its title and «style» what a style holds."""
+    ds = D.get(as_dataset(dataset))
+    for token, word in WORDS.items():
+        text = text.replace(token, word(ds))
+    return text
+
+
+class Words:
+    """A tab's explanations, whose words follow the app's data-set switch (`in_words`): make each
+    with `intro` or `note`, then call `follow` once, which changes them in the same event as the
+    rest of the tab's part that follows the switch (every event more delays the page's others)."""
+
+    def __init__(self, tab, dataset):
+        self.tab, self.dataset, self.texts, self.boxes = tab, dataset, [], []
+
+    def intro(self, text):
+        return self._add(intro(in_words(text)), text)
+
+    def note(self, text, **kwargs):
+        return self._add(gr.Markdown(in_words(text), latex_delimiters=LATEX, **kwargs), text)
+
+    def _add(self, box, text):
+        self.texts.append(text)
+        self.boxes.append(box)
+        return box
+
+    def follow(self, fn=None, outputs=(), inputs=()):
+        """`follow` for `fn`'s `outputs` (if any) and these explanations together; its (switch,
+        open) events, or None without a data-set switch."""
+        if not isinstance(self.dataset, gr.Radio):
+            return None
+        texts, outputs = list(self.texts), list(outputs)
+
+        def both(dataset, *args, request=None):
+            values = fn(dataset, *args, request=request) if fn is not None else ()
+            values = (values if len(outputs) > 1 else (values,)) if outputs else ()
+            words = (*values, *(in_words(t, dataset) for t in texts))
+            return words if len(words) > 1 else words[0]
+        return follow(self.tab, self.dataset, both, [*outputs, *self.boxes], inputs=inputs)
+
+
 def picture(x):
     """1×1×28×28 tensor → 28×28 uint8 for a gr.Image."""
     return digit_image(x)

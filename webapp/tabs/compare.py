@@ -13,24 +13,24 @@ from deepgen import inference, losses
 
 from .. import preload, registry, sphere, testset
 from ..components import (
-    KEEP, LATEX, DigitInput, as_dataset, as_digit, class_names, digit_gallery, digit_grid, follow, friendly, how_to_give,
-    image_box, intro, notice, notice_box)
+    KEEP, LATEX, DigitInput, Words, as_dataset, as_digit, class_names, digit_gallery, digit_grid, friendly, how_to_give,
+    image_box, in_words, notice, notice_box)
 from ..pictures import Frame, captioned, mark, scatter
 
 BANK_DIGITS, PLOT_DIGITS, NEIGHBOURS = 5000, 2000, 8
 DEFAULTS = ("siamese-arcface", "siamese-cosface")
 DIGITS = [str(d) for d in range(10)]
 INTRO = r"""
-### Are these the same digit? Two Siamese networks answer
+### Are these the same «digit»? Two Siamese networks answer
 One network $F$ embeds both images (slide "Сиамские сети"); the distance of the unit embeddings
 decides. For unit vectors angle and distance say the same thing:
 $\cos\theta = \frac{(e_A, e_B)}{\|e_A\|\|e_B\|}$ and $D = \|e_A - e_B\| = \sqrt{2 - 2\cos\theta}$.
 The verdict is $D \le$ threshold, and $p(\text{same}) = \sigma(a D + b)$, with the threshold and
 $a, b$ calibrated on training pairs. Each model below shows the loss it was trained with, filled
-in with its own margin and scale and with your digits' numbers.
+in with its own margin and scale and with your «digits»' numbers.
 """
 PROJECTION = ("A projection keeps only the directions of largest variance (PCA) and drops the rest: "
-              "digits far apart in the 64-D embedding space can land side by side in the picture, and "
+              "«digits» far apart in the 64-D embedding space can land side by side in the picture, and "
               "angles between points far apart on the sphere are not preserved, so trust the distances "
               "D, not the picture.")
 SCALES = ("Each loss spreads the digits differently over the sphere (the triplet and contrastive losses "
@@ -334,7 +334,7 @@ def _explore(slot, digits, image_a, image_b, index, dataset, request):
                         ring, index, PLOT_DIGITS, names=names, dataset=dataset)
     note = (f"**{len(shown)}** of the first {PLOT_DIGITS} test {ds.noun}s, embedded by **{slot}** and "
             f"seen along their three principal axes, which keep **{kept:.0%}** of the variance; each "
-            "point is pushed back onto the unit sphere. " + PROJECTION)
+            "point is pushed back onto the unit sphere. " + in_words(PROJECTION, dataset))
     if not chosen:
         note = f"Tick at least one {'digit' if dataset == D.DEFAULT else 'class'} to show it on the sphere.\n\n" + note
     others = [i for i in ring if i != index]
@@ -435,7 +435,8 @@ def switched(dataset, model_left, model_right, request: gr.Request = None):
 
 def build(tab, dataset=None):
     """`dataset`: the app's data-set switch, which every callback here follows."""
-    intro(INTRO)
+    words = Words(tab, dataset)
+    words.intro(INTRO)
     status = notice_box()
     extra = [dataset] if dataset is not None else []
     t = titles()
@@ -456,7 +457,7 @@ def build(tab, dataset=None):
                 near_b = digit_grid(t["near_b"], columns=NEIGHBOURS)
                 plane = image_box(label="Test embeddings (2-D PCA), A and B marked", format="png", inline=True,
                                  interactive=False, height=430, elem_classes=["plot"])
-                gr.Markdown(PROJECTION)
+                words.note(PROJECTION)
                 choosers.append(chooser)
                 galleries += [near_a, near_b]
                 outputs += [verdict, details, near_a, near_b, plane]
@@ -490,7 +491,7 @@ def build(tab, dataset=None):
     view.pick(pick, [*sphere_in, *extra], [index, *sphere_out], api_visibility="private", **KEEP)
     near.select(pick_neighbour, explore_inputs, [index, *sphere_out], api_visibility="private", **KEEP)
     if dataset is not None:      # before the tab's model work: Gradio runs one trigger's listeners in order
-        follow(tab, dataset, switched, [*galleries, digits, index, near, status], inputs=choosers)
+        words.follow(switched, [*galleries, digits, index, near, status], inputs=choosers)
     opened = tab.select(prepare, [*choosers, *extra], status, api_visibility="private")
     opened.then(compare_when_ready, inputs, outputs, api_visibility="private", **KEEP)
     opened.then(explore_around, explore_inputs, sphere_out, api_visibility="private", **KEEP)

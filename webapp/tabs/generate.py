@@ -11,8 +11,7 @@ from deepgen.images import grid
 
 from .. import preload, registry, testset
 from ..components import (
-    KEEP, LATEX, action, as_seed, friendly, image_box, intro, notice, notice_box)
-from ..components import when_switched
+    KEEP, Words, action, as_seed, friendly, image_box, intro, notice, notice_box)
 from ..pictures import captioned, digit_grid_html
 
 MAX_SAMPLES = 64
@@ -26,19 +25,19 @@ INTRO = r"""
 The GAN's discriminator $D$ and generator $G$ play a game. $D$ minimises
 $$-E_x[\log D(x)] - E_z[\log(1 - D(G(z)))]$$
 and $G$ (non-saturating form) minimises $-E_z[\log D(G(z))]$; the bundled $G$ also learned to draw
-digits that a classifier on $D$'s features puts firmly in one class (CatGAN's certainty term).
-Each sample comes from $z \sim N(0, I)$ drawn from the seed; under each digit is $D(x)$, the
-discriminator's probability that it is a real MNIST digit (VAE samples are judged by the GAN's $D$;
-click a digit to see it large).
+«digits» that a classifier on $D$'s features puts firmly in one class (CatGAN's certainty term).
+Each sample comes from $z \sim N(0, I)$ drawn from the seed; under each «digit» is $D(x)$, the
+discriminator's probability that it is a real «MNIST» «digit» (VAE samples are judged by the GAN's $D$;
+click a «digit» to see it large).
 The VAE-GAN (Larsen et al. 2016) is a VAE whose decoder is trained as a GAN generator. The bundled
 one started from this GAN: its encoder first learned to invert $G$, then encoder, decoder and $D$
 learned together. Compare its samples with the VAE's blurrier ones.
 """
 
 
-EQUILIBRIUM = ("At the game's equilibrium the generated digits look as real as real ones, so $D$ cannot tell "
+EQUILIBRIUM = ("At the game's equilibrium the generated «digits» look as real as real ones, so $D$ cannot tell "
                "them apart and says $D(x) = 0.5$ for both: 0.5, not 1, is the goal, for samples and real "
-               "test digits alike.")
+               "test «digits» alike.")
 
 
 def _check(seed, count=1):
@@ -123,8 +122,8 @@ FILMED = [("gan", "GAN"), ("vaegan", "VAE-GAN")]
 TIMELAPSE_INTRO = rf"""
 #### Watch the GAN learn
 Training filmed $G(z)$ for {T.SAMPLES} fixed codes $z$ (those of seed {T.SEED} above) at up to {T.FRAMES}
-steps, densely at the start where digits emerge from noise, and the discriminator's mean $D(x)$ on real
-training digits and on $G(z)$. Early on $D$ tells them apart easily; as $G$ improves, $D(G(z))$ rises
+steps, densely at the start where «digits» emerge from noise, and the discriminator's mean $D(x)$ on real
+training «digits» and on $G(z)$. Early on $D$ tells them apart easily; as $G$ improves, $D(G(z))$ rises
 towards $D(\text{{real}})$, and at the game's equilibrium both would be 0.5.
 """
 SERIES = {"D(real digits)": "#2563eb", "D(G(z))": "#dc2626", "0.5: equilibrium": "#9ca3af", "this frame": "#111827"}
@@ -228,7 +227,8 @@ def on_open(seed, count, seed_a, seed_b, steps, dataset=data.DEFAULT, request: g
 def build(tab, dataset=None):
     """`dataset`: the app's data-set switch, which every callback here follows."""
     extra = [dataset] if dataset is not None else []
-    intro(INTRO)
+    words = Words(tab, dataset)
+    words.intro(INTRO)
     status = notice_box()
     with gr.Row(equal_height=True):
         seed = gr.Number(label="seed", value=0, precision=0, min_width=100)
@@ -243,13 +243,13 @@ def build(tab, dataset=None):
     scores = gr.Dataframe(label="Mean D(x): a discriminator's probability that its generator's samples are real, "
                                 "and that real test images are",
                           interactive=False)
-    gr.Markdown(EQUILIBRIUM, latex_delimiters=LATEX, elem_classes=["note"])
+    words.note(EQUILIBRIUM, elem_classes=["note"])
     outputs = [*pictures, scores]
     go.click(generate, [seed, count, *extra], outputs, api_name="generate", **KEEP)
     seed.submit(generate, [seed, count, *extra], outputs, api_visibility="private", **KEEP)
     count.release(generate, [seed, count, *extra], outputs, api_visibility="private", **KEEP)
 
-    intro(TIMELAPSE_INTRO)
+    words.intro(TIMELAPSE_INTRO)
     filmed = gr.Radio([(title, slot) for slot, title in FILMED], value="gan", label="model", elem_id="timelapse-model")
     film_note = gr.Markdown(elem_id="timelapse-note")
     with gr.Column(visible=False, elem_id="timelapse") as player:
@@ -277,7 +277,8 @@ def build(tab, dataset=None):
             for _, title in SOURCES]
     walk.click(interpolate_seeds, [seed_a, seed_b, steps, *extra], rows, api_name="interpolate_seeds", **KEEP)
     # the app's switch: this tab follows it (a tab not opened yet redraws as it opens)
-    for opened in (tab.select, *([when_switched(tab, dataset).success] if dataset is not None else [])):
+    switch = words.follow()
+    for opened in (tab.select, *([switch[0].success] if switch is not None else [])):
         opened(on_open, [seed, count, seed_a, seed_b, steps, *extra], [*outputs, *rows, status],
                api_visibility="private")
         opened(timelapse_open, [filmed, *extra], [player, frame, film, film_note, curve], api_visibility="private")

@@ -11,9 +11,9 @@ from deepgen.images import grid
 
 from .. import latent_plots, preload, registry, testset
 from ..components import (
-    KEEP, LATEX, action, as_digit, as_seed, digit_gallery, digit_output, friendly, image_box, intro, notice,
+    KEEP, LATEX, action, as_digit, as_seed, digit_gallery, digit_output, friendly, image_box, notice,
     notice_box, picture, slider_value)
-from ..components import when_switched
+from ..components import Words
 from ..pictures import Frame, mark, png_data_url, scatter
 
 N_SLIDERS, RANGE = 32, 3.0
@@ -28,15 +28,15 @@ $Q(H|X) = N(\mu(X), \Sigma(X))$ by maximising the evidence lower bound
 $$\log P(X) - KL[Q(H|X)\,\|\,P(H|X)] = E_{H \sim Q}[\log P(X|H)] - KL[Q(H|X)\,\|\,N(0, I)]$$
 $$KL[Q(H|X)\,\|\,N(0, I)] = \tfrac12\left(\mathrm{tr}\,\Sigma(X) + \mu(X)^T\mu(X) - k - \log\det\Sigma(X)\right)$$
 Because the KL term pulls every code towards $N(0, I)$, any point near the origin decodes to a
-plausible digit. Move a slider (one per dimension $h_i$ of the 32-D code) and the decoder $f(h)$ redraws.
+plausible «digit». Move a slider (one per dimension $h_i$ of the 32-D code) and the decoder $f(h)$ redraws.
 """
 POSTERIOR_INTRO = r"""
-#### Your digit as a distribution, and what each dimension costs
+#### Your «digit» as a distribution, and what each dimension costs
 Press **Drawn digit** (or **Use test digit**): the encoder gives $Q(H|X) = N(\mu(X), \mathrm{diag}\,\sigma^2(X))$,
 a cloud of codes, not one point. The chart shows $\mu_i$ with the band $\mu_i \pm \sigma_i$ for each dimension,
 and each dimension's $KL_i = \tfrac12(\mu_i^2 + \sigma_i^2 - 1 - \log\sigma_i^2)$, which sum to the KL term.
-The sliders are sorted by $KL_i$ averaged over test digits. Those marked **off** ($KL_i < 0.01$ nats) are
-inactive: $Q(h_i|X) \approx N(0, 1)$ whatever the digit, so the decoder ignores them and their sliders change
+The sliders are sorted by $KL_i$ averaged over test «digits». Those marked **off** ($KL_i < 0.01$ nats) are
+inactive: $Q(h_i|X) \approx N(0, 1)$ whatever the «digit», so the decoder ignores them and their sliders change
 nothing. Every nat of KL is paid in the ELBO, so a dimension that does not improve the reconstruction by
 more than it costs is cheaper switched off (*posterior collapse*).
 """
@@ -44,18 +44,18 @@ GRID_INTRO = r"""
 #### The 2-D VAE: the whole manifold in one picture
 With a 2-D code, $h = (h_1, h_2)$ can be laid out on a plane. Left: $f(h)$ on a 15×15 grid over the
 Gaussian's quantiles $h_i = \Phi^{-1}(p)$, $p \in [0.05, 0.95]$: the dashed square on the right. Right: the
-means $\mu(X)$ of test digits, coloured by digit. **Move the pointer over the scatter** and $f(h)$ is decoded as
-it moves; click (or type coordinates) to keep a point. Your digit's $Q(H|X)$ appears as an ellipse, the
+means $\mu(X)$ of test «digits», coloured by «class». **Move the pointer over the scatter** and $f(h)$ is decoded as
+it moves; click (or type coordinates) to keep a point. Your «digit»'s $Q(H|X)$ appears as an ellipse, the
 interpolation below as a path from A to B.
-This VAE's $P(X|H)$ draws the digit row by row, $P(X|H) = \prod_r P(x_r \mid H, x_{r-1})$: each
+This VAE's $P(X|H)$ draws the «digit» row by row, $P(X|H) = \prod_r P(x_r \mid H, x_{r-1})$: each
 pixel depends on $h$ and on the three pixels just above it, so the two numbers need to hold only
-the digit's shape, not every pixel of its strokes. $f(h)$ feeds each row's means to the row below.
+the «digit»'s shape, not every pixel of its strokes. $f(h)$ feeds each row's means to the row below.
 """
 INTERP_INTRO = r"""
 #### Interpolation: pixel space against latent space
-Click a test digit below to make it end A, then one for end B.
-Pixel space blends the pictures, $(1-t)\,x_0 + t\,x_1$, and passes through images that are no digit;
-latent space decodes $f((1-t)\,\mu(x_0) + t\,\mu(x_1))$ and stays on the manifold of digits.
+Click a test «digit» below to make it end A, then one for end B.
+Pixel space blends the pictures, $(1-t)\,x_0 + t\,x_1$, and passes through images that are no «digit»;
+latent space decodes $f((1-t)\,\mu(x_0) + t\,\mu(x_1))$ and stays on the manifold of «digits».
 """
 
 
@@ -487,8 +487,9 @@ def _has_testset(dataset=data.DEFAULT):
 def build(tab, drawn_digit, dataset=None):
     """`drawn_digit`: the Draw tab's 28×28 input, a starting point for the sliders; `dataset`: the
     app's data-set switch (without one, MNIST)."""
+    words = Words(tab, dataset)
     dataset = dataset if dataset is not None else gr.State(data.DEFAULT)
-    intro(INTRO)
+    words.intro(INTRO)
     status = notice_box()
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, elem_classes=["latent-sliders"]):
@@ -511,7 +512,7 @@ def build(tab, drawn_digit, dataset=None):
           show_progress="hidden", api_name="decode_latent")
     out = [*sliders, decoded]
 
-    intro(POSTERIOR_INTRO)
+    words.intro(POSTERIOR_INTRO)
     chart = gr.HTML(elem_classes=["posterior"])
     with gr.Row(equal_height=False):
         shown = digit_output("Your digit x", height=150, min_width=120)
@@ -527,7 +528,7 @@ def build(tab, drawn_digit, dataset=None):
     zero.click(code_zero, [order, dataset], out, api_name="latent_zero", **KEEP)
     another.click(another_sample, [shown, seed, dataset], [sample, seed], api_visibility="private", **KEEP)
 
-    intro(GRID_INTRO)
+    words.intro(GRID_INTRO)
     with gr.Row(equal_height=False):
         grid_img = image_box(label="Decoded 15×15 grid of the 2-D VAE", format="png", interactive=False,
                             height=480, elem_classes=["pixelated"], scale=3)
@@ -553,17 +554,10 @@ def build(tab, drawn_digit, dataset=None):
     tab.select(on_open, [marks, dataset], [grid_img, scatter_img, decoded, status], api_name="latent_overview").then(
         sort_sliders_for, [order, *sliders, dataset], [order, *out, chart], api_visibility="private", **KEEP)
     tab.select(plane_frame, dataset, probe, api_visibility="private", show_progress="hidden")
-    # the app's switch: this tab follows it (a tab not opened yet redraws as it opens)
-    switch = when_switched(tab, dataset) if isinstance(dataset, gr.Radio) else None
-    if switch is not None:
-        switch.success(switched, dataset, [grid_img, scatter_img, decoded, status, marks],
-                       api_visibility="private", show_progress="hidden").then(
-            sort_sliders_for, [order, *sliders, dataset], [order, *out, chart], api_visibility="private", **KEEP)
-        switch.success(plane_frame, dataset, probe, api_visibility="private", show_progress="hidden")
 
     preload.register("latent", warm, each_dataset=True, heavy=True)
 
-    intro(INTERP_INTRO)
+    words.intro(INTERP_INTRO)
     with gr.Row(equal_height=False):
         gallery = digit_gallery("Test digits: click one to make it an end", columns=5 * THUMBS_PER_CLASS, scale=4,
                                 height="auto")
@@ -593,6 +587,12 @@ def build(tab, drawn_digit, dataset=None):
     gallery.select(pick_end, [which, a, b, steps, marks, dataset], [a, b, which, *rows], api_visibility="private",
                    **KEEP)
     tab.select(thumbnails, dataset, gallery, api_visibility="private", **KEEP)
+    # the app's switch: this tab follows it (a tab not opened yet redraws as it opens)
+    switch = words.follow()
     if switch is not None:
-        switch.success(thumbnails, dataset, gallery, api_visibility="private", **KEEP)
+        switch[0].success(switched, dataset, [grid_img, scatter_img, decoded, status, marks],
+                          api_visibility="private", show_progress="hidden").then(
+            sort_sliders_for, [order, *sliders, dataset], [order, *out, chart], api_visibility="private", **KEEP)
+        switch[0].success(plane_frame, dataset, probe, api_visibility="private", show_progress="hidden")
+        switch[0].success(thumbnails, dataset, gallery, api_visibility="private", **KEEP)
     return sliders

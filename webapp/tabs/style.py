@@ -8,7 +8,7 @@ from deepgen import inference
 
 from .. import cvae_sliders, preload, registry, testset
 from ..components import (
-    KEEP, DigitInput, action, as_dataset, as_digit, as_label, as_seed, class_names, digit_grid, follow, friendly,
+    KEEP, DigitInput, Words, action, as_dataset, as_digit, as_label, as_seed, class_names, digit_grid, friendly,
     intro, notice, notice_box)
 from ..pictures import captioned
 
@@ -17,8 +17,8 @@ INTRO = r"""
 ### Style transfer with the conditional VAE
 The CVAE conditions everything on the label $Y$:
 $$\log P(X|Y) - KL[Q(H|X,Y)\,\|\,P(H|X,Y)] = E_{H \sim Q}[\log P(X|H,Y)] - KL[Q(H|X,Y)\,\|\,N(0, I)]$$
-Since the decoder is told which digit to draw, the code $H$ only needs to hold what the label does
-not: the **style** (slant, thickness, size). Encode the style of a digit into $H = \mu(X, Y)$, then
+Since the decoder is told which «class» to draw, the code $H$ only needs to hold what the label does
+not: the **style** («style»). Encode the style of a «digit» into $H = \mu(X, Y)$, then
 decode it with every label $Y = 0 \ldots 9$.
 """
 
@@ -145,7 +145,8 @@ def fill_empty(grid_now, prior_now, count, seed, rows, prior_seed, dataset=D.DEF
 
 def build(tab, dataset=None):
     """`dataset`: the app's data-set switch, which every callback here follows."""
-    intro(INTRO)
+    words = Words(tab, dataset)
+    words.intro(INTRO)
     status = notice_box()
     extra = [dataset] if dataset is not None else []
     t = titles()
@@ -181,7 +182,7 @@ def build(tab, dataset=None):
                api_visibility="private", **KEEP)
     cvae_sliders.build(tab, dataset)
     if dataset is not None:
-        for event in follow(tab, dataset, switched, [row, used, grid_img, count, prior_img, heading, status]):
+        for event in words.follow(switched, [row, used, grid_img, count, prior_img, heading, status]):
             event.success(grids, [count, seed, rows, prior_seed, dataset], [grid_img, prior_img],
                           api_visibility="private", **KEEP)
     return source
