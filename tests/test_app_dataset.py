@@ -314,6 +314,8 @@ def test_the_tabs_explanations_speak_of_the_chosen_data_set(dataset):
     ds = data.get(dataset)
     assert f"a real {ds.title} {ds.noun} (VAE samples" in components.in_words(generate.INTRO, dataset)
     assert f"**style** ({ds.style})" in components.in_words(style.INTRO, dataset)
+    article = "of a digit into" if dataset == data.DEFAULT else "of an item into"
+    assert article in components.in_words(style.INTRO, dataset)
     assert f"the same {ds.noun}?" in components.in_words(compare.INTRO, dataset)
     colour = "coloured by digit." if dataset == data.DEFAULT else "coloured by class."
     assert colour in components.in_words(latent.GRID_INTRO, dataset)

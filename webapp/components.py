@@ -68,14 +68,16 @@ def intro(text):
     return gr.Markdown(text, latex_delimiters=LATEX, elem_classes=["intro"])
 
 
-WORDS = {"«digit»": lambda ds: ds.noun, "«digits»": lambda ds: ds.noun + "s",
+WORDS = {"«a digit»": lambda ds: ("an " if ds.noun[0] in "aeiou" else "a ") + ds.noun,
+         "«digit»": lambda ds: ds.noun, "«digits»": lambda ds: ds.noun + "s",
          "«class»": lambda ds: "digit" if ds.name == D.DEFAULT else "class",
          "«MNIST»": lambda ds: ds.title, "«style»": lambda ds: ds.style}
 
 
 def in_words(text, dataset=D.DEFAULT):
-    """`text` in the words of `dataset`: «digit» and «digits» become its noun ("item"), «class» the
-    word for its classes ("digit", "class"), «MNIST» its title and «style» what a style holds."""
+    """`text` in the words of `dataset`: «digit» and «digits» become its noun ("item"), «a digit» the
+    noun with its article ("an item"), «class» the word for its classes ("digit", "class"), «MNIST»
+    its title and «style» what a style holds."""
     ds = D.get(as_dataset(dataset))
     for token, word in WORDS.items():
         text = text.replace(token, word(ds))
