@@ -231,7 +231,7 @@ def test_playback_shows_a_frame_its_step_and_the_scores(visitor):
     assert np.array_equal(picture, timelapse.picture(2))
     assert f"Step {timelapse.steps[2]}" in line and f"{timelapse.d_fake[2]:.2f}" in line
     assert isinstance(plot, pd.DataFrame)
-    real = plot[plot.series == "D(real digits)"]
+    real = plot[plot.series == "D(real images)"]
     assert real.step.tolist() == timelapse.steps and np.allclose(real.D, timelapse.d_real, atol=1e-4)
     marker = plot[plot.series == "this frame"]
     assert marker.step.tolist() == [timelapse.steps[2]] * 2

@@ -126,7 +126,7 @@ steps, densely at the start where «digits» emerge from noise, and the discrimi
 training «digits» and on $G(z)$. Early on $D$ tells them apart easily; as $G$ improves, $D(G(z))$ rises
 towards $D(\text{{real}})$, and at the game's equilibrium both would be 0.5.
 """
-SERIES = {"D(real digits)": "#2563eb", "D(G(z))": "#dc2626", "0.5: equilibrium": "#9ca3af", "this frame": "#111827"}
+SERIES = {"D(real images)": "#2563eb", "D(G(z))": "#dc2626", "0.5: equilibrium": "#9ca3af", "this frame": "#111827"}
 
 
 def _timelapse_of(slot, request, dataset=data.DEFAULT):
@@ -150,10 +150,10 @@ def no_timelapse(slot, dataset=data.DEFAULT):
 
 
 def timelapse_plot(timelapse, index):
-    """Rows {step, D, series}: mean D on real digits and on G(z) over the steps, the 0.5 line,
+    """Rows {step, D, series}: mean D on real images and on G(z) over the steps, the 0.5 line,
     and a vertical line at frame `index`."""
     rows = [{"step": s, "D": round(v, 4), "series": name} for name, values in
-            (("D(real digits)", timelapse.d_real), ("D(G(z))", timelapse.d_fake))
+            (("D(real images)", timelapse.d_real), ("D(G(z))", timelapse.d_fake))
             for s, v in zip(timelapse.steps, values)]
     step = timelapse.steps[index]
     rows += [{"step": s, "D": 0.5, "series": "0.5: equilibrium"} for s in (timelapse.steps[0], timelapse.steps[-1])]
@@ -173,7 +173,7 @@ def timelapse_frame(slot="gan", index=0, dataset=data.DEFAULT, request: gr.Reque
     except (TypeError, ValueError, OverflowError):
         raise ValueError("The frame must be a whole number.") from None
     step, last = timelapse.steps[index], timelapse.steps[-1]
-    line = (f"**Step {step:,}** of {last:,} (frame {index + 1} of {len(timelapse)}): mean D(real digits) = "
+    line = (f"**Step {step:,}** of {last:,} (frame {index + 1} of {len(timelapse)}): mean D(real images) = "
             f"{timelapse.d_real[index]:.2f}, mean D(G(z)) = {timelapse.d_fake[index]:.2f}.")
     return timelapse.picture(index), line, timelapse_plot(timelapse, index)
 
@@ -259,7 +259,7 @@ def build(tab, dataset=None):
             film = image_box(label="G(z) at this step", format="png", interactive=False, elem_classes=["pixelated"],
                              height=260, min_width=220)
             curve = gr.LinePlot(x="step", y="D", color="series", color_map=SERIES, color_title="", y_lim=[0, 1],
-                                x_title="training step", y_title="mean D(x)", label="D on real digits and on G(z)",
+                                x_title="training step", y_title="mean D(x)", label="D on real images and on G(z)",
                                 height=260, min_width=300, elem_id="timelapse-plot")
     frame.input(timelapse_frame, [filmed, frame, *extra], [film, film_note, curve], api_name="timelapse_frame",
                 trigger_mode="always_last", **KEEP)
