@@ -68,9 +68,14 @@ def intro(text):
     return gr.Markdown(text, latex_delimiters=LATEX, elem_classes=["intro"])
 
 
+def class_word(dataset=D.DEFAULT):
+    """What one class of `dataset` is called: "digit" for MNIST, "class" otherwise."""
+    return "digit" if as_dataset(dataset) == D.DEFAULT else "class"
+
+
 WORDS = {"«a digit»": lambda ds: ("an " if ds.noun[0] in "aeiou" else "a ") + ds.noun,
          "«digit»": lambda ds: ds.noun, "«digits»": lambda ds: ds.noun + "s",
-         "«class»": lambda ds: "digit" if ds.name == D.DEFAULT else "class",
+         "«class»": lambda ds: class_word(ds.name),
          "«MNIST»": lambda ds: ds.title, "«style»": lambda ds: ds.style}
 
 
@@ -106,7 +111,7 @@ class Words:
     def follow(self, fn=None, outputs=(), inputs=()):
         """`follow` for `fn`'s `outputs` (if any) and these explanations together; its (switch,
         open) events, or None without a data-set switch."""
-        if not isinstance(self.dataset, gr.Radio):
+        if self.dataset is None:
             return None
         texts, outputs = list(self.texts), list(outputs)
 

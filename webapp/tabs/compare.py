@@ -13,8 +13,8 @@ from deepgen import inference, losses
 
 from .. import preload, registry, sphere, testset
 from ..components import (
-    KEEP, LATEX, DigitInput, Words, as_dataset, as_digit, class_names, digit_gallery, digit_grid, friendly, how_to_give,
-    image_box, in_words, notice, notice_box)
+    KEEP, LATEX, DigitInput, Words, as_dataset, as_digit, class_names, class_word, digit_gallery, digit_grid, friendly,
+    how_to_give, image_box, in_words, notice, notice_box)
 from ..pictures import Frame, captioned, mark, scatter
 
 BANK_DIGITS, PLOT_DIGITS, NEIGHBOURS = 5000, 2000, 8
@@ -336,7 +336,7 @@ def _explore(slot, digits, image_a, image_b, index, dataset, request):
             f"seen along their three principal axes, which keep **{kept:.0%}** of the variance; each "
             "point is pushed back onto the unit sphere. " + in_words(PROJECTION, dataset))
     if not chosen:
-        note = f"Tick at least one {'digit' if dataset == D.DEFAULT else 'class'} to show it on the sphere.\n\n" + note
+        note = f"Tick at least one {class_word(dataset)} to show it on the sphere.\n\n" + note
     others = [i for i in ring if i != index]
     same = sum(int(labels[i]) == label for i in others)
     a = "an" if names[label][0].lower() in "aeiou8" else "a"
@@ -413,7 +413,7 @@ def warm(dataset=D.DEFAULT):
 def titles(dataset=D.DEFAULT):
     """The words of this tab's galleries and pickers for `dataset`."""
     ds = D.get(as_dataset(dataset))
-    what = "digit" if ds.name == D.DEFAULT else "class"
+    what = class_word(ds.name)
     return {"near_a": f"Nearest test {ds.noun}s to A ({what} · distance D)",
             "near_b": f"Nearest test {ds.noun}s to B ({what} · distance D)",
             "shown": "Digits shown" if ds.name == D.DEFAULT else "Classes shown",
