@@ -25,6 +25,8 @@ MODELS = {
                  lambda m: [*m.encode(X), m.decode(Z), m.decode_logits(Z, X)]),
     "cvae": (lambda: CVAE(latent_dim=8, width=8, hidden=32),
              lambda m: [*m.encode(X, Y), m.decode(Z, Y)]),
+    "cvae-deep": (lambda: CVAE(latent_dim=8, width=8, hidden=32, deep=True),
+                  lambda m: [*m.encode(X, Y), m.decode(Z, Y)]),
     "cvae-rows": (lambda: CVAE(latent_dim=8, width=8, hidden=32, context_rows=1, context_channels=4),
                   lambda m: [*m.encode(X, Y), m.decode(Z, Y), m.decode_logits(Z, X, Y)]),
     "gan": (lambda: GAN(latent_dim=8, width=8),

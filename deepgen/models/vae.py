@@ -109,20 +109,30 @@ def with_label(x, one_hot):
 
 class LabelledDecoder(nn.Module):
     """`conv_decoder` with the one-hot label fed to every layer, not only the first: far out in
-    the prior's tails, where H alone would decide the digit, the label still steers it."""
+    the prior's tails, where H alone would decide the digit, the label still steers it. `deep`
+    adds, as in `conv_decoder`, a second hidden layer and a 3×3 convolution at 7×7 and 14×14."""
 
-    def __init__(self, latent_dim, num_classes, width, hidden, out_channels=1):
+    def __init__(self, latent_dim, num_classes, width, hidden, out_channels=1, deep=False):
         super().__init__()
         self.width = width
         self.fc1 = nn.Linear(latent_dim + num_classes, hidden)
+        self.fc_mid = nn.Linear(hidden + num_classes, hidden) if deep else None
         self.fc2 = nn.Linear(hidden + num_classes, 2 * width * 49)
+        self.refine7 = nn.Conv2d(2 * width + num_classes, 2 * width, 3, 1, 1) if deep else None
         self.up1 = nn.ConvTranspose2d(2 * width + num_classes, width, 4, 2, 1)   # 7×7 → 14×14
+        self.refine14 = nn.Conv2d(width + num_classes, width, 3, 1, 1) if deep else None
         self.up2 = nn.ConvTranspose2d(width + num_classes, out_channels, 4, 2, 1)   # 14×14 → 28×28 logits
 
     def forward(self, h, one_hot):
         x = F.relu(self.fc1(with_label(h, one_hot)))
+        if self.fc_mid is not None:
+            x = F.relu(self.fc_mid(with_label(x, one_hot)))
         x = F.relu(self.fc2(with_label(x, one_hot))).view(-1, 2 * self.width, 7, 7)
+        if self.refine7 is not None:
+            x = F.relu(self.refine7(with_label(x, one_hot)))
         x = F.relu(self.up1(with_label(x, one_hot)))
+        if self.refine14 is not None:
+            x = F.relu(self.refine14(with_label(x, one_hot)))
         return self.up2(with_label(x, one_hot))
 
 
@@ -133,12 +143,12 @@ class CVAE(DeepgenModel):
 
     def __init__(self, latent_dim: int = 16, num_classes: int = 10, width: int = 32, hidden: int = 256,
                  context_rows: int = 0, context_reach: int = 1, context_channels: int = 32,
-                 context_dropout: float = 0.0):
+                 context_dropout: float = 0.0, deep: bool = False):
         super().__init__()
         self.latent_dim, self.num_classes = latent_dim, num_classes
         self.encoder = conv_encoder(2 * latent_dim, width, hidden, in_channels=1 + num_classes)
         self.decoder = LabelledDecoder(latent_dim, num_classes, width, hidden,
-                                       context_channels if context_rows else 1)
+                                       context_channels if context_rows else 1, deep)
         self.rows = RowContext(context_channels, context_rows, context_reach, context_dropout) if context_rows else None
 
     def _one_hot(self, y):
