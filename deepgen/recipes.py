@@ -77,6 +77,7 @@ def _siamese(loss, epochs, datasets=None):
                   transfer=True, datasets=datasets or {})
 
 
+CVAE_ARGS = {"latent_dim": 6, "width": 48, "hidden": 256}
 HIGHLIGHTED_LOSSES = ("arcface", "cosface")   # the app's Compare tab shows these two; they train longer
 
 RECIPES = {r.name: r for r in [
@@ -93,11 +94,10 @@ RECIPES = {r.name: r for r in [
             "context_dropout": 0.5},
            T.VAETrainer, 20, 128, 1e-3, E.evaluate_vae, requires={"latent_dim": 2},
            datasets={"fashion-mnist": {"epochs": 8}}),
-    Recipe("cvae", "conditional VAE, 6-D code (style transfer)", CVAE, {"latent_dim": 6, "width": 48, "hidden": 256},
+    Recipe("cvae", "conditional VAE, 6-D code (style transfer)", CVAE, CVAE_ARGS,
            T.CVAETrainer, 24, 128, 1e-3, E.evaluate_cvae,
            datasets={"fashion-mnist": {"epochs": 48, "model_args": {   # clothes: deep layers, drawn row by row
-               "latent_dim": 6, "width": 48, "hidden": 256, "deep": True,
-               "context_rows": 1, "context_reach": 1, "context_dropout": 0.5}}}),
+               **CVAE_ARGS, "deep": True, "context_rows": 1, "context_reach": 1, "context_dropout": 0.5}}}),
     Recipe("gan", "DCGAN with CatGAN's class-certainty term for the generator", GAN,
            {"latent_dim": 64, "width": 64}, T.GANTrainer, 86, 64, 2e-4, E.evaluate_generator,
            trainer_args={"certainty_weight": 1.0}, samples=True, datasets={"fashion-mnist": {"epochs": 5}}),

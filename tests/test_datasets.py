@@ -137,6 +137,14 @@ def test_recipe_values_per_data_set(monkeypatch):
     assert training.resolve("classifier", dataset=FASHION, limit=64, epochs=2).epochs == 2
 
 
+def test_a_recipe_may_give_one_data_set_another_network():
+    mnist, fashion = training.resolve("cvae", limit=64), training.resolve("cvae", dataset=FASHION, limit=64)
+    assert (mnist.model_args["deep"], mnist.model_args["context_rows"]) == (False, 0)
+    assert (fashion.model_args["deep"], fashion.model_args["context_rows"]) == (True, 1)
+    assert fashion.model_args["latent_dim"] == mnist.model_args["latent_dim"]
+    assert bundled("cvae").config["deep"] and bundled("cvae").rows is not None   # the bundled one is that network
+
+
 def test_the_checkpoint_carries_its_data_set(tiny_checkpoint):
     model = deepgen.load(tiny_checkpoint)
     assert D.dataset_of(model).name == FASHION
