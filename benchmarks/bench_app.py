@@ -26,9 +26,9 @@ os.environ.setdefault("DEEPGEN_DATA", str(ROOT.parent / "shared" / "data"))
 
 
 def complete_checkpoints(folder, scratch):
-    """`folder` if every slot is there, else a scratch folder linking the present ones and holding
-    untrained stand-ins for the missing ones."""
-    from deepgen import recipes, save
+    """`folder` if every slot is there, else a scratch folder linking the present ones (and the
+    other data sets' folders) and holding untrained stand-ins for the missing ones."""
+    from deepgen import data, recipes, save
 
     missing = [s for s in recipes.RECIPES if not (folder / s / "model.safetensors").exists()]
     if not missing:
@@ -39,6 +39,9 @@ def complete_checkpoints(folder, scratch):
             save(recipes.get(slot).build(), target, command="benchmark stand-in (untrained)")
         else:
             target.symlink_to((folder / slot).resolve())
+    for name in data.DATASETS:
+        if (folder / name).is_dir():
+            (scratch / name).symlink_to((folder / name).resolve())
     return scratch, missing
 
 
@@ -56,13 +59,15 @@ def bench_callbacks(calls):
     from PIL import Image
 
     from deepgen import inference
-    from webapp import registry
+    from webapp import cvae_sliders, registry
     from webapp.components import pick_test_digit, prepare_sketch
     from webapp.tabs import compare, draw, generate, latent, style
 
     a, label, _ = pick_test_digit(0)
     b, _, _ = pick_test_digit(1)
     a, b = Image.fromarray(a), Image.fromarray(b)
+    item, item_label, _ = pick_test_digit(0, "fashion-mnist")
+    item = Image.fromarray(item)
     ink = np.zeros((280, 280, 4), np.uint8)
     ink[40:240, 120:160, 3] = 255
     sketch = {"background": None, "layers": [], "composite": ink}
@@ -79,6 +84,10 @@ def bench_callbacks(calls):
         "latent: pick an interpolation end (3 walks, path)": lambda: latent.pick_end(
             __import__("gradio").SelectData(None, {"index": int(rng.integers(30)), "value": None}), "A", 0, 1, 10),
         "style row (CVAE, 10 labels)": lambda: style.style_transfer(a, label, style.LABEL_SOURCES[0]),
+        "style row, Fashion-MNIST (CVAE drawn row by row)": lambda: style.style_transfer(
+            item, item_label, style.LABEL_SOURCES[0], dataset="fashion-mnist"),
+        "CVAE sliders, Fashion-MNIST: sweep every style dimension": lambda: cvae_sliders.sweep_style(
+            "fashion-mnist", item_label, *rng.uniform(-2, 2, 6).round(2)),
         "compare (ArcFace + CosFace, neighbours, PCA plot)": lambda: compare.compare(a, b),
         "64 GAN samples and their D(x)": lambda: inference.discriminator_scores(gan, inference.generate(gan, 64, 0)),
         "generate 32, the tab's default (GAN + VAE-GAN + VAE, D)": lambda: generate.generate(int(rng.integers(1000)), 32),
