@@ -142,7 +142,8 @@ def test_a_recipe_may_give_one_data_set_another_network():
     assert (mnist.model_args["deep"], mnist.model_args["context_rows"]) == (False, 0)
     assert (fashion.model_args["deep"], fashion.model_args["context_rows"]) == (True, 1)
     assert fashion.model_args["latent_dim"] == mnist.model_args["latent_dim"]
-    assert bundled("cvae").config["deep"] and bundled("cvae").rows is not None   # the bundled one is that network
+    model = bundled("cvae")
+    assert model.config["deep"] and model.rows is not None   # the bundled one is that network
 
 
 def test_the_checkpoint_carries_its_data_set(tiny_checkpoint):
