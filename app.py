@@ -101,6 +101,7 @@ def build_demo(public_mode=None):
                 generate.build(tab, dataset)
             with gr.Tab("Models", id="models") as tab:
                 models.build(demo, dataset, tab)
+        components.follow_switch(dataset)
         demo.unload(forget_visitor)
     share_one_limit(demo)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=MODEL_WORKERS, status_update_rate=QUEUE_STATUS_EVERY)

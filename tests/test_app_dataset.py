@@ -282,13 +282,50 @@ def test_every_tab_listens_to_the_switch():
                 missing.append(name)
     assert not missing, missing
     assert seen >= FOLLOWERS - {"on_open"}
-    changed = [getattr(fn.fn, "__name__", "") for fn in app.demo.fns.values()
-               if any(t[0] == switch._id for t in fn.targets)]
-    # each tab's part follows through `components.follow`: Draw 2, Style 2, Compare 3, Latent, Generate, Models
-    assert changed.count("switched") >= 10
+    # one event switches every tab's part (`components.follow_switch`): the page runs one trigger's
+    # listeners one after another, so each listener more on the switch would delay the others
+    on_switch = [fn for fn in app.demo.fns.values() if any(t[0] == switch._id for t in fn.targets)]
+    assert len(on_switch) == 1 and switch in on_switch[0].inputs
+    parts = switch.parts          # Draw 2, Style 2, the CVAE's sliders, Compare 3, Latent, Generate, Models
+    assert len(parts) >= 11 and all(p.shown in on_switch[0].inputs and p.switches in on_switch[0].outputs
+                                    for p in parts)
+    # a part's model work hangs on the change of its switch count, a State outside the tabs: in a tab
+    # the page had not drawn yet, such a State fired its change at the first switch, unchanged
+    assert all(p.switches.parent is app.demo for p in parts)
+    assert all(any((p.switches._id, "change") in fn.targets for fn in app.demo.fns.values()) for p in parts)
     # a tab the page has not opened yet catches up when it opens (`components.follow`)
     opened = [fn for fn in app.demo.fns.values() if getattr(fn.fn, "__name__", "") == "opened"]
     assert len(opened) >= 7 and all(switch in fn.inputs for fn in opened)   # Draw 2, Style 2, Compare 3
+
+
+def test_one_switch_event_updates_the_parts_on_the_page_and_skips_the_others():
+    """`follow_switch`: parts the page holds get their new values and count the switch (their model
+    work then runs); a part of a tab not opened, or one already showing the set, is left as it is;
+    a part that fails says why and leaves the others switching."""
+    def words(dataset, request=None):
+        return f"words of {dataset}"
+
+    def broken(dataset, request=None):
+        raise ValueError("no such thing")
+    with gr.Blocks():
+        switch = gr.Radio(list(data.DATASETS), value=data.DEFAULT)
+        landing, failing = gr.Markdown(), gr.Markdown()
+        with gr.Tab("later") as later:
+            hidden = gr.Markdown()
+        components.follow(None, switch, words, [landing])
+        components.follow(later, switch, words, [hidden])
+        components.follow(None, switch, broken, [failing])
+        event = components.follow_switch(switch)
+    switch_parts = event.fn
+    values = [True, data.DEFAULT, 0, False, data.DEFAULT, 0, True, data.DEFAULT, 0]
+    with pytest.warns(UserWarning, match="no such thing"):
+        out = switch_parts(None, FASHION, *values)
+    skip = gr.skip()
+    assert out[:3] == (f"words of {FASHION}", FASHION, 1)
+    assert out[3:6] == (skip,) * 3 and out[6:] == (skip,) * 3
+    values[1] = FASHION                       # the landing part shows the set already
+    with pytest.warns(UserWarning, match="no such thing"):
+        assert all(v == skip for v in switch_parts(None, FASHION, *values)[:3])
 
 
 def test_warm_up_runs_mnist_first_and_heavy_ones_first(monkeypatch):

@@ -521,42 +521,81 @@ def follow(tab, dataset, fn, outputs, inputs=(), landing=False):
     Gradio puts a tab's components into the page only when the tab is first opened, and drops
     the updates sent to them before. So a switch updates the part at once where the page holds
     it (the `landing` tab, or a tab opened before), and otherwise opening the tab brings it up to
-    date; per visitor, two States remember which data set the part shows and whether the page
-    holds it. Returns the two events (switch, open) for `.success` chains, which run only when
-    the part changed. Without a `tab`, every switch updates the part.
+    date; per visitor, States remember which data set the part shows and whether the page holds
+    it. Returns the two events (switch, open) for `.success` chains, which run only when the part
+    changed. Without a `tab`, every switch updates the part.
 
-    `fn` should be quick (words, a test image): these events run outside the app's limit on
-    model work (concurrency id `FOLLOW`), so that a tab's words change at once; chain model work
-    to the events."""
-    shown = gr.State(D.DEFAULT)
-    on_page = gr.State(landing or tab is None)
-    outputs, inputs = list(outputs), list(inputs)
-
-    def result(dataset, args, request):
-        if fn is None:
-            return dataset
-        values = fn(dataset, *args, request=request)
-        return (*(values if len(outputs) > 1 else (values,)), dataset)
-
-    def switched(request: gr.Request, dataset, page_holds_it, showing, *args):
-        dataset = as_dataset(dataset)
-        if not page_holds_it or dataset == showing:
-            raise _quiet()
-        return result(dataset, args, request)
-
-    def opened(request: gr.Request, dataset, showing, *args):
-        dataset = as_dataset(dataset)
-        if dataset == showing:
-            raise _quiet()
-        return result(dataset, args, request)
-
+    Every part's switch runs in one event, made by `follow_switch` once all parts are known: the
+    page runs one trigger's listeners one after another, each waiting for the one before to come
+    back, so with a listener per part a tab made late changed seconds after a click. `fn` should
+    be quick (words, a test image): these events run outside the app's limit on model work
+    (concurrency id `FOLLOW`); chain model work to the events."""
+    part = Part(fn, list(outputs), list(inputs), on_page=gr.State(landing or tab is None))
+    if not hasattr(dataset, "parts"):
+        dataset.parts = []
+    dataset.parts.append(part)
     options = {"api_visibility": "private", "show_progress": "hidden", "concurrency_id": FOLLOW,
                "concurrency_limit": None}
-    events = [dataset.change(switched, [dataset, on_page, shown, *inputs], [*outputs, shown], **options)]
+    events = [part.switches.change(None, None, None, api_visibility="private", show_progress="hidden")]
     if tab is not None:
-        tab.select(lambda: True, None, on_page, **options)
-        events.append(tab.select(opened, [dataset, shown, *inputs], [*outputs, shown], **options))
+        tab.select(lambda: True, None, part.on_page, **options)
+
+        def opened(request: gr.Request, dataset, showing, *args):
+            dataset = as_dataset(dataset)
+            if dataset == showing:
+                raise _quiet()
+            return (*part.values(dataset, args, request), dataset)
+        events.append(tab.select(opened, [dataset, part.shown, *part.inputs], [*part.outputs, part.shown], **options))
     return events
+
+
+class Part:
+    """A part of a tab that follows the switch (see `follow`). Its States: the data set it shows,
+    whether the page holds it, and how many switches it has followed, whose change is the event
+    that the part's model work is chained to."""
+
+    def __init__(self, fn, outputs, inputs, on_page):
+        self.fn, self.outputs, self.inputs, self.on_page = fn, outputs, inputs, on_page
+        # `follow_switch` puts the count outside the tabs: in a tab the page had not drawn yet, it fired
+        # its change at the first switch although the server left it as it was
+        self.shown, self.switches = gr.State(D.DEFAULT), gr.State(0, render=False)
+
+    def values(self, dataset, args, request):
+        if self.fn is None:
+            return ()
+        values = self.fn(dataset, *args, request=request)
+        return values if len(self.outputs) > 1 else (values,)
+
+    def switched(self, dataset, page_holds_it, showing, switches, args, request):
+        """The part's outputs, then its data set and switch count; all skipped where it does not
+        change."""
+        if not page_holds_it or dataset == showing:
+            return (gr.skip(),) * (len(self.outputs) + 2)
+        try:
+            return (*friendly(self.values)(dataset, args, request), dataset, switches + 1)
+        except gr.Error as exc:               # one part's failure leaves the others switching
+            if exc.visible:
+                gr.Warning(exc.message)
+            return (gr.skip(),) * (len(self.outputs) + 2)
+
+
+def follow_switch(dataset):
+    """The switch's one event: it switches every part that `follow` registered on `dataset`."""
+    parts = getattr(dataset, "parts", [])
+    for p in parts:
+        p.switches.render()
+    inputs = [dataset] + [c for p in parts for c in (p.on_page, p.shown, p.switches, *p.inputs)]
+    outputs = [c for p in parts for c in (*p.outputs, p.shown, p.switches)]
+
+    def switch_parts(request: gr.Request, dataset, *values):
+        dataset, values, out = as_dataset(dataset), list(values), []
+        for p in parts:
+            n = 3 + len(p.inputs)
+            (page_holds_it, showing, switches, *args), values = values[:n], values[n:]
+            out += p.switched(dataset, page_holds_it, showing, switches, args, request)
+        return tuple(out)
+    return dataset.change(switch_parts, inputs, outputs, api_visibility="private", show_progress="hidden",
+                          concurrency_id=FOLLOW, concurrency_limit=None)
 
 
 def when_switched(tab, dataset, landing=False):
