@@ -199,6 +199,7 @@ def test_compare_in_class_names_with_a_missing_model_named():
     assert out[5] is None and "siamese-cosface --dataset fashion-mnist" in out[6]
     with pytest.raises(gr.Error, match="siamese-cosface --dataset fashion-mnist"):
         compare.compare(a, b, "siamese-cosface", "siamese-triplet", FASHION)
+    assert compare.titles(FASHION)["shown"] == "Classes shown" and compare.titles()["shown"] == "Digits shown"
 
 
 def test_sphere_shows_the_sets_test_items():

@@ -68,9 +68,12 @@ def intro(text):
     return gr.Markdown(text, latex_delimiters=LATEX, elem_classes=["intro"])
 
 
-def class_word(dataset=D.DEFAULT):
-    """What one class of `dataset` is called: "digit" for MNIST, "class" otherwise."""
-    return "digit" if as_dataset(dataset) == D.DEFAULT else "class"
+def class_word(dataset=D.DEFAULT, plural=False):
+    """What one class of `dataset` is called: "digit" for MNIST, "class" otherwise (or "digits",
+    "classes")."""
+    if as_dataset(dataset) == D.DEFAULT:
+        return "digits" if plural else "digit"
+    return "classes" if plural else "class"
 
 
 WORDS = {"«a digit»": lambda ds: ("an " if ds.noun[0] in "aeiou" else "a ") + ds.noun,

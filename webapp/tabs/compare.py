@@ -416,7 +416,7 @@ def titles(dataset=D.DEFAULT):
     what = class_word(ds.name)
     return {"near_a": f"Nearest test {ds.noun}s to A ({what} · distance D)",
             "near_b": f"Nearest test {ds.noun}s to B ({what} · distance D)",
-            "shown": "Digits shown" if ds.name == D.DEFAULT else "Classes shown",
+            "shown": f"{class_word(ds.name, plural=True).capitalize()} shown",
             "index": f"Nearest neighbours of test {ds.noun} # (0–9999)",
             "near": f"Nearest neighbours (test {ds.noun} # · {what} · distance D; click one to move there)"}
 
