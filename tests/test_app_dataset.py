@@ -292,7 +292,7 @@ def test_every_tab_listens_to_the_switch():
                                     for p in parts)
     # a part's model work hangs on the change of its switch count, a State outside the tabs: in a tab
     # the page had not drawn yet, such a State fired its change at the first switch, unchanged
-    assert all(p.switches.parent is app.demo for p in parts)
+    assert all(p.switches.parent is app.demo and p.opens.parent is app.demo for p in parts)
     assert all(any((p.switches._id, "change") in fn.targets for fn in app.demo.fns.values()) for p in parts)
     # a tab the page has not opened yet catches up when it opens (`components.follow`)
     opened = [fn for fn in app.demo.fns.values() if getattr(fn.fn, "__name__", "") == "opened"]
@@ -308,7 +308,7 @@ def test_one_switch_event_updates_the_parts_on_the_page_and_skips_the_others():
 
     def broken(dataset, request=None):
         raise ValueError("no such thing")
-    with gr.Blocks():
+    with gr.Blocks() as demo:
         switch = gr.Radio(list(data.DATASETS), value=data.DEFAULT)
         landing, failing = gr.Markdown(), gr.Markdown()
         with gr.Tab("later") as later:
@@ -327,6 +327,23 @@ def test_one_switch_event_updates_the_parts_on_the_page_and_skips_the_others():
     values[1] = FASHION                       # the landing part shows the set already
     with pytest.warns(UserWarning, match="no such thing"):
         assert all(v == skip for v in switch_parts(None, FASHION, *values)[:3])
+    # opening the tab brings its part up to date, and marks it as on the page either way
+    opened = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "opened")
+    assert opened(None, FASHION, data.DEFAULT, 0) == (f"words of {FASHION}", FASHION, 1, True)
+    assert opened(None, FASHION, FASHION, 1) == (skip, skip, skip, True)
+
+
+def test_opening_a_tab_sends_its_independent_work_at_once():
+    """The Generate, Latent space and Models tabs hang all they do on opening on one event without
+    Python (`components.opening`): the page would run a trigger's own listeners one at a time."""
+    import app
+    for label in ("Generate", "Latent space", "Models"):
+        tab = next(b for b in app.demo.blocks.values() if isinstance(b, gr.Tab) and b.label == label)
+        direct = [fn for fn in app.demo.fns.values() if (tab._id, "select") in fn.targets]
+        assert len(direct) == 1 and direct[0].fn is None, label
+        chained = [fn for fn in app.demo.fns.values() if fn.trigger_after == direct[0]._id]
+        names = {getattr(fn.fn, "__name__", "") for fn in chained}
+        assert "opened" in names and len(chained) >= 2, (label, names)
 
 
 def test_warm_up_runs_mnist_first_and_heavy_ones_first(monkeypatch):

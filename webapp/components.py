@@ -517,6 +517,16 @@ def _quiet():
     return gr.Error("Nothing to do.", visible=False, print_exception=False)
 
 
+def opening(tab):
+    """The event to hang a tab's work on when it opens, in place of `tab.select`, for a tab whose
+    listeners do not read each other's outputs: the page runs the listeners of one trigger one
+    after another, each waiting for the one before, while those chained to one event go out
+    together. `follow` uses it too, once a tab has it."""
+    if not hasattr(tab, "opening"):
+        tab.opening = tab.select(None, None, None, api_visibility="private", show_progress="hidden")
+    return tab.opening
+
+
 def follow(tab, dataset, fn, outputs, inputs=(), landing=False):
     """Keep part of a tab in step with the app's data-set switch: `fn(dataset, *inputs,
     request=...)` gives `outputs` for a newly chosen data set.
@@ -537,49 +547,42 @@ def follow(tab, dataset, fn, outputs, inputs=(), landing=False):
     if not hasattr(dataset, "parts"):
         dataset.parts = []
     dataset.parts.append(part)
-    options = {"api_visibility": "private", "show_progress": "hidden", "concurrency_id": FOLLOW,
-               "concurrency_limit": None}
-    events = [part.switches.change(None, None, None, api_visibility="private", show_progress="hidden")]
+    relay = {"api_visibility": "private", "show_progress": "hidden"}
+    events = [part.switches.change(None, None, None, **relay)]
     if tab is not None:
-        tab.select(lambda: True, None, part.on_page, **options)
-
-        def opened(request: gr.Request, dataset, showing, *args):
-            dataset = as_dataset(dataset)
-            if dataset == showing:
-                raise _quiet()
-            return (*part.values(dataset, args, request), dataset)
-        events.append(tab.select(opened, [dataset, part.shown, *part.inputs], [*part.outputs, part.shown], **options))
+        def opened(request: gr.Request, dataset, showing, opens, *args):
+            return (*part.update(as_dataset(dataset), showing, opens, args, request), True)
+        opens = tab.opening.then if hasattr(tab, "opening") else tab.select
+        opens(opened, [dataset, part.shown, part.opens, *part.inputs], [*part.outputs, part.shown, part.opens, part.on_page],
+              **relay, concurrency_id=FOLLOW, concurrency_limit=None)
+        events.append(part.opens.change(None, None, None, **relay))
     return events
 
 
 class Part:
     """A part of a tab that follows the switch (see `follow`). Its States: the data set it shows,
-    whether the page holds it, and how many switches it has followed, whose change is the event
-    that the part's model work is chained to."""
+    whether the page holds it, and how many switches and openings have changed it, whose changes
+    are the events that the part's model work is chained to."""
 
     def __init__(self, fn, outputs, inputs, on_page):
         self.fn, self.outputs, self.inputs, self.on_page = fn, outputs, inputs, on_page
-        # `follow_switch` puts the count outside the tabs: in a tab the page had not drawn yet, it fired
-        # its change at the first switch although the server left it as it was
-        self.shown, self.switches = gr.State(D.DEFAULT), gr.State(0, render=False)
+        # `follow_switch` puts the counts outside the tabs: in a tab the page had not drawn yet, a
+        # State fired its change at the first switch although the server left it as it was
+        self.shown, self.switches, self.opens = gr.State(D.DEFAULT), gr.State(0, render=False), gr.State(0, render=False)
 
-    def values(self, dataset, args, request):
-        if self.fn is None:
-            return ()
-        values = self.fn(dataset, *args, request=request)
-        return values if len(self.outputs) > 1 else (values,)
-
-    def switched(self, dataset, page_holds_it, showing, switches, args, request):
-        """The part's outputs, then its data set and switch count; all skipped where it does not
-        change."""
-        if not page_holds_it or dataset == showing:
-            return (gr.skip(),) * (len(self.outputs) + 2)
+    def update(self, dataset, showing, count, args, request):
+        """The part's outputs for `dataset`, then the data set and `count` + 1; all skipped where
+        the part shows it already (or fails: it says why, and the rest of the page goes on)."""
+        unchanged = (gr.skip(),) * (len(self.outputs) + 2)
+        if dataset == showing:
+            return unchanged
         try:
-            return (*friendly(self.values)(dataset, args, request), dataset, switches + 1)
-        except gr.Error as exc:               # one part's failure leaves the others switching
+            values = () if self.fn is None else friendly(self.fn)(dataset, *args, request=request)
+        except gr.Error as exc:
             if exc.visible:
                 gr.Warning(exc.message)
-            return (gr.skip(),) * (len(self.outputs) + 2)
+            return unchanged
+        return (*(values if len(self.outputs) > 1 else (values,)), dataset, count + 1)
 
 
 def follow_switch(dataset):
@@ -587,6 +590,7 @@ def follow_switch(dataset):
     parts = getattr(dataset, "parts", [])
     for p in parts:
         p.switches.render()
+        p.opens.render()
     inputs = [dataset] + [c for p in parts for c in (p.on_page, p.shown, p.switches, *p.inputs)]
     outputs = [c for p in parts for c in (*p.outputs, p.shown, p.switches)]
 
@@ -595,7 +599,8 @@ def follow_switch(dataset):
         for p in parts:
             n = 3 + len(p.inputs)
             (page_holds_it, showing, switches, *args), values = values[:n], values[n:]
-            out += p.switched(dataset, page_holds_it, showing, switches, args, request)
+            skipped = (gr.skip(),) * (len(p.outputs) + 2)
+            out += p.update(dataset, showing, switches, args, request) if page_holds_it else skipped
         return tuple(out)
     return dataset.change(switch_parts, inputs, outputs, api_visibility="private", show_progress="hidden",
                           concurrency_id=FOLLOW, concurrency_limit=None)

@@ -11,7 +11,7 @@ from deepgen.images import grid
 
 from .. import preload, registry, testset
 from ..components import (
-    KEEP, Words, action, as_seed, friendly, image_box, intro, notice, notice_box)
+    KEEP, Words, action, as_seed, friendly, image_box, intro, notice, notice_box, opening)
 from ..pictures import captioned, digit_grid_html
 
 MAX_SAMPLES = 64
@@ -227,6 +227,7 @@ def on_open(seed, count, seed_a, seed_b, steps, dataset=data.DEFAULT, request: g
 def build(tab, dataset=None):
     """`dataset`: the app's data-set switch, which every callback here follows."""
     extra = [dataset] if dataset is not None else []
+    opens = opening(tab)          # first, so that everything this tab does on opening goes out at once
     words = Words(tab, dataset)
     words.intro(INTRO)
     status = notice_box()
@@ -278,7 +279,7 @@ def build(tab, dataset=None):
     walk.click(interpolate_seeds, [seed_a, seed_b, steps, *extra], rows, api_name="interpolate_seeds", **KEEP)
     # the app's switch: this tab follows it (a tab not opened yet redraws as it opens)
     switch = words.follow()
-    for opened in (tab.select, *([switch[0].success] if switch is not None else [])):
+    for opened in (opens.then, *([switch[0].success] if switch is not None else [])):
         opened(on_open, [seed, count, seed_a, seed_b, steps, *extra], [*outputs, *rows, status],
                api_visibility="private")
         opened(timelapse_open, [filmed, *extra], [player, frame, film, film_note, curve], api_visibility="private")

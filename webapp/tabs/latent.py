@@ -12,7 +12,7 @@ from deepgen.images import grid
 from .. import latent_plots, preload, registry, testset
 from ..components import (
     KEEP, LATEX, action, as_digit, as_seed, digit_gallery, digit_output, friendly, image_box, notice,
-    notice_box, picture, slider_value)
+    notice_box, opening, picture, slider_value)
 from ..components import Words
 from ..pictures import Frame, mark, png_data_url, scatter
 
@@ -487,6 +487,7 @@ def _has_testset(dataset=data.DEFAULT):
 def build(tab, drawn_digit, dataset=None):
     """`drawn_digit`: the Draw tab's 28×28 input, a starting point for the sliders; `dataset`: the
     app's data-set switch (without one, MNIST)."""
+    opens = opening(tab)          # first, so that everything this tab does on opening goes out at once
     words = Words(tab, dataset)
     dataset = dataset if dataset is not None else gr.State(data.DEFAULT)
     words.intro(INTRO)
@@ -551,9 +552,9 @@ def build(tab, drawn_digit, dataset=None):
     scatter_img.select(decode_click, [marks, dataset], [point, scatter_img, z1, z2], api_visibility="private",
                        show_progress="hidden")
     go.click(decode_point, [z1, z2, marks, dataset], [point, scatter_img], api_name="decode_point", **KEEP)
-    tab.select(on_open, [marks, dataset], [grid_img, scatter_img, decoded, status], api_name="latent_overview").then(
+    opens.then(on_open, [marks, dataset], [grid_img, scatter_img, decoded, status], api_name="latent_overview").then(
         sort_sliders_for, [order, *sliders, dataset], [order, *out, chart], api_visibility="private", **KEEP)
-    tab.select(plane_frame, dataset, probe, api_visibility="private", show_progress="hidden")
+    opens.then(plane_frame, dataset, probe, api_visibility="private", show_progress="hidden")
 
     preload.register("latent", warm, each_dataset=True, heavy=True)
 
@@ -586,7 +587,7 @@ def build(tab, drawn_digit, dataset=None):
         interpolate_ends, [a, b, steps, marks, dataset], rows, api_visibility="private", **KEEP)
     gallery.select(pick_end, [which, a, b, steps, marks, dataset], [a, b, which, *rows], api_visibility="private",
                    **KEEP)
-    tab.select(thumbnails, dataset, gallery, api_visibility="private", **KEEP)
+    opens.then(thumbnails, dataset, gallery, api_visibility="private", **KEEP)
     # the app's switch: this tab follows it (a tab not opened yet redraws as it opens)
     switch = words.follow()
     if switch is not None:

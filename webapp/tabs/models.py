@@ -18,7 +18,7 @@ from deepgen import recipes, training
 from deepgen.hub import PushError, push
 
 from .. import public, registry
-from ..components import USER_ERRORS, action, as_dataset, friendly, image_box, intro, when_switched
+from ..components import USER_ERRORS, action, as_dataset, friendly, image_box, intro, opening, when_switched
 
 MAX_EPOCHS, MAX_IMAGES, MAX_PLOT_ROWS = 50, 60000, 3000
 INTRO = r"""
@@ -297,11 +297,13 @@ def build(demo, dataset=None, tab=None):
                          interactive=False, wrap=True, max_height=460,
                          column_widths=["13%", "17%", "7%", "9%", "39%", "15%"])
     demo.load(models_table, extra, table, api_name="models")
+    if tab is not None:
+        opening(tab)              # first, so that the tab's part and its table go out at once
     if dataset is not None:
         when_switched(tab, dataset).success(models_table, dataset, table, api_visibility="private",
                                             show_progress="hidden")
     if tab is not None:
-        tab.select(models_table, extra, table, api_visibility="private", show_progress="hidden")
+        opening(tab).then(models_table, extra, table, api_visibility="private", show_progress="hidden")
     bundled = action("Back to the bundled models")
 
     with gr.Accordion("Load a checkpoint", open=False):
