@@ -518,10 +518,12 @@ def _quiet():
 
 
 def opening(tab):
-    """The event to hang a tab's work on when it opens, in place of `tab.select`, for a tab whose
-    listeners do not read each other's outputs: the page runs the listeners of one trigger one
-    after another, each waiting for the one before, while those chained to one event go out
-    together. `follow` uses it too, once a tab has it."""
+    """The event to hang a tab's work on when it opens, in place of `tab.select` (make it before
+    any other): the page runs the listeners of one trigger one after another, each waiting for
+    the one before, while those chained to one event go out together. `follow` chains the tab's
+    parts to it. A part that catches up with the switch as the tab opens and the tab's own work
+    may then run side by side: both work on the chosen data set, and the part's own chains
+    redraw what it changed."""
     if not hasattr(tab, "opening"):
         tab.opening = tab.select(None, None, None, api_visibility="private", show_progress="hidden")
     return tab.opening
@@ -552,9 +554,9 @@ def follow(tab, dataset, fn, outputs, inputs=(), landing=False):
     if tab is not None:
         def opened(request: gr.Request, dataset, showing, opens, *args):
             return (*part.update(as_dataset(dataset), showing, opens, args, request), True)
-        opens = tab.opening.then if hasattr(tab, "opening") else tab.select
-        opens(opened, [dataset, part.shown, part.opens, *part.inputs], [*part.outputs, part.shown, part.opens, part.on_page],
-              **relay, concurrency_id=FOLLOW, concurrency_limit=None)
+        opening(tab).then(opened, [dataset, part.shown, part.opens, *part.inputs],
+                          [*part.outputs, part.shown, part.opens, part.on_page], **relay, concurrency_id=FOLLOW,
+                          concurrency_limit=None)
         events.append(part.opens.change(None, None, None, **relay))
     return events
 

@@ -15,7 +15,7 @@ from deepgen.images import to_uint8
 
 from . import registry, testset
 from .components import (KEEP, action, as_dataset, as_seed, class_names, digit_output, follow, friendly, intro,
-                         picture, slider_value)
+                         opening, picture, slider_value)
 from .pictures import digit_grid_html
 
 MAX_SLIDERS, RANGE = 8, 3.0
@@ -155,7 +155,7 @@ def build(tab, dataset=None):
     then_redraw(prior.click(style_prior_for, ds, sliders, api_visibility="private", **KEEP))
     then_redraw(zero.click(style_zero, ds, sliders, api_visibility="private", **KEEP))
     then_redraw(from_test.click(style_from_test, [ds, index], [label, *sliders], api_visibility="private", **KEEP))
-    then_redraw(tab.select(style_layout, [ds, label], [label, *sliders], api_visibility="private", **KEEP))
+    then_redraw(opening(tab).then(style_layout, [ds, label], [label, *sliders], api_visibility="private", **KEEP))
     if dataset is not None:
         then_redraw(follow(None, dataset, style_layout, [label, *sliders], inputs=[label])[0])
     return sliders

@@ -14,7 +14,7 @@ from deepgen import inference, losses
 from .. import preload, registry, sphere, testset
 from ..components import (
     KEEP, LATEX, DigitInput, Words, as_dataset, as_digit, class_names, class_word, digit_gallery, digit_grid, friendly,
-    how_to_give, image_box, in_words, notice, notice_box)
+    how_to_give, image_box, in_words, notice, notice_box, opening)
 from ..pictures import Frame, captioned, mark, scatter
 
 BANK_DIGITS, PLOT_DIGITS, NEIGHBOURS = 5000, 2000, 8
@@ -440,6 +440,7 @@ def build(tab, dataset=None):
     status = notice_box()
     extra = [dataset] if dataset is not None else []
     t = titles()
+    opens = opening(tab)          # first, so that everything this tab does on opening goes out at once
     with gr.Row(equal_height=False):
         with gr.Column(min_width=280):
             a = DigitInput("compare_a", label="Digit A", pad_label="Draw digit A", dataset=dataset, start=0, tab=tab)
@@ -490,9 +491,9 @@ def build(tab, dataset=None):
         trigger(explore_around, explore_inputs, sphere_out, api_visibility="private", **KEEP)
     view.pick(pick, [*sphere_in, *extra], [index, *sphere_out], api_visibility="private", **KEEP)
     near.select(pick_neighbour, explore_inputs, [index, *sphere_out], api_visibility="private", **KEEP)
-    if dataset is not None:      # before the tab's model work: Gradio runs one trigger's listeners in order
+    if dataset is not None:
         words.follow(switched, [*galleries, digits, index, near, status], inputs=choosers)
-    opened = tab.select(prepare, [*choosers, *extra], status, api_visibility="private")
+    opened = opens.then(prepare, [*choosers, *extra], status, api_visibility="private")
     opened.then(compare_when_ready, inputs, outputs, api_visibility="private", **KEEP)
     opened.then(explore_around, explore_inputs, sphere_out, api_visibility="private", **KEEP)
     preload.register("compare", warm, each_dataset=True, heavy=True)

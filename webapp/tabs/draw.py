@@ -8,7 +8,7 @@ from deepgen import inference
 from .. import preload, registry
 from ..components import (
     DigitInput, as_dataset, as_digit, class_names, digit_output, follow, friendly, intro, notice,
-    notice_box, picture)
+    notice_box, opening, picture)
 from ..pictures import code_bars
 
 INTRO = r"""
@@ -80,7 +80,7 @@ def build(tab, dataset=None):
     intro(INTRO)
     status = notice_box()
     extra = [dataset] if dataset is not None else []
-    tab.select(on_open, extra, status, api_visibility="private")
+    opening(tab).then(on_open, extra, status, api_visibility="private")   # first: see `opening`
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
             source = DigitInput("draw", label="Your digit", api=True, dataset=dataset, tab=tab, landing=True)

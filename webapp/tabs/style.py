@@ -9,7 +9,7 @@ from deepgen import inference
 from .. import cvae_sliders, preload, registry, testset
 from ..components import (
     KEEP, DigitInput, Words, action, as_dataset, as_digit, as_label, as_seed, class_names, digit_grid, friendly,
-    intro, notice, notice_box)
+    intro, notice, notice_box, opening)
 from ..pictures import captioned
 
 LABEL_SOURCES = ["classifier's prediction", "true label (test digits)"]
@@ -150,7 +150,8 @@ def build(tab, dataset=None):
     status = notice_box()
     extra = [dataset] if dataset is not None else []
     t = titles()
-    tab.select(on_open, extra, status, api_visibility="private")
+    opens = opening(tab)          # first, so that everything this tab does on opening goes out at once
+    opens.then(on_open, extra, status, api_visibility="private")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
             source = DigitInput("style", label="Source digit", dataset=dataset, tab=tab)
@@ -178,7 +179,7 @@ def build(tab, dataset=None):
         sample = action("Sample")
     prior_img = digit_grid(t["prior"], columns=10)
     sample.click(prior_grid, [rows, prior_seed, *extra], prior_img, api_name="prior_grid", **KEEP)
-    tab.select(fill_empty, [grid_img, prior_img, count, seed, rows, prior_seed, *extra], [grid_img, prior_img],
+    opens.then(fill_empty, [grid_img, prior_img, count, seed, rows, prior_seed, *extra], [grid_img, prior_img],
                api_visibility="private", **KEEP)
     cvae_sliders.build(tab, dataset)
     if dataset is not None:
