@@ -316,21 +316,23 @@ def test_one_switch_event_updates_the_parts_on_the_page_and_skips_the_others():
         components.follow(None, switch, words, [landing])
         components.follow(later, switch, words, [hidden])
         components.follow(None, switch, broken, [failing])
+        components.when_switched(later, switch)       # a part with no outputs of its own
         event = components.follow_switch(switch)
     switch_parts = event.fn
-    values = [True, data.DEFAULT, 0, False, data.DEFAULT, 0, True, data.DEFAULT, 0]
+    values = [True, data.DEFAULT, 0, False, data.DEFAULT, 0, True, data.DEFAULT, 0, True, data.DEFAULT, 4]
     with pytest.warns(UserWarning, match="no such thing"):
         out = switch_parts(None, FASHION, *values)
     skip = gr.skip()
     assert out[:3] == (f"words of {FASHION}", FASHION, 1)
-    assert out[3:6] == (skip,) * 3 and out[6:] == (skip,) * 3
+    assert out[3:6] == (skip,) * 3 and out[6:9] == (skip,) * 3 and out[9:] == (FASHION, 5)
     values[1] = FASHION                       # the landing part shows the set already
     with pytest.warns(UserWarning, match="no such thing"):
         assert all(v == skip for v in switch_parts(None, FASHION, *values)[:3])
     # opening the tab brings its part up to date, and marks it as on the page either way
-    opened = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "opened")
-    assert opened(None, FASHION, data.DEFAULT, 0) == (f"words of {FASHION}", FASHION, 1, True)
-    assert opened(None, FASHION, FASHION, 1) == (skip, skip, skip, True)
+    words_opened, bare_opened = [f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "opened"]
+    assert words_opened(None, FASHION, data.DEFAULT, 0) == (f"words of {FASHION}", FASHION, 1, True)
+    assert words_opened(None, FASHION, FASHION, 1) == (skip, skip, skip, True)
+    assert bare_opened(None, FASHION, data.DEFAULT, 2) == (FASHION, 3, True)
 
 
 def test_opening_a_tab_sends_its_work_at_once():

@@ -584,7 +584,7 @@ class Part:
             if exc.visible:
                 gr.Warning(exc.message)
             return unchanged
-        return (*(values if len(self.outputs) > 1 else (values,)), dataset, count + 1)
+        return (*(values if len(self.outputs) != 1 else (values,)), dataset, count + 1)
 
 
 def follow_switch(dataset):
