@@ -510,6 +510,8 @@ class DigitInput:
 
 
 FOLLOW = "follow"        # the concurrency id of `follow`'s quick events
+HIDDEN = {"api_visibility": "private", **KEEP}   # listeners of the page's own, off the API
+QUICK = {**HIDDEN, "concurrency_id": FOLLOW, "concurrency_limit": None}   # and outside the model-work limit
 
 
 def _quiet():
@@ -525,7 +527,7 @@ def opening(tab):
     may then run side by side: both work on the chosen data set, and the part's own chains
     redraw what it changed."""
     if not hasattr(tab, "opening"):
-        tab.opening = tab.select(None, None, None, api_visibility="private", show_progress="hidden")
+        tab.opening = tab.select(None, None, None, **HIDDEN)
     return tab.opening
 
 
@@ -545,19 +547,17 @@ def follow(tab, dataset, fn, outputs, inputs=(), landing=False):
     back, so with a listener per part a tab made late changed seconds after a click. `fn` should
     be quick (words, a test image): these events run outside the app's limit on model work
     (concurrency id `FOLLOW`); chain model work to the events."""
-    part = Part(fn, list(outputs), list(inputs), on_page=gr.State(landing or tab is None))
+    part = Part(fn, list(outputs), list(inputs), on_page=landing or tab is None)
     if not hasattr(dataset, "parts"):
         dataset.parts = []
     dataset.parts.append(part)
-    relay = {"api_visibility": "private", "show_progress": "hidden"}
-    events = [part.switches.change(None, None, None, **relay)]
+    events = [part.switches.change(None, None, None, **HIDDEN)]
     if tab is not None:
         def opened(request: gr.Request, dataset, showing, opens, *args):
             return (*part.update(as_dataset(dataset), showing, opens, args, request), True)
         opening(tab).then(opened, [dataset, part.shown, part.opens, *part.inputs],
-                          [*part.outputs, part.shown, part.opens, part.on_page], **relay, concurrency_id=FOLLOW,
-                          concurrency_limit=None)
-        events.append(part.opens.change(None, None, None, **relay))
+                          [*part.outputs, part.shown, part.opens, part.on_page], **QUICK)
+        events.append(part.opens.change(None, None, None, **HIDDEN))
     return events
 
 
@@ -567,23 +567,25 @@ class Part:
     are the events that the part's model work is chained to."""
 
     def __init__(self, fn, outputs, inputs, on_page):
-        self.fn, self.outputs, self.inputs, self.on_page = fn, outputs, inputs, on_page
+        self.fn, self.outputs, self.inputs, self.on_page = fn, outputs, inputs, gr.State(on_page)
         # `follow_switch` puts the counts outside the tabs: in a tab the page had not drawn yet, a
         # State fired its change at the first switch although the server left it as it was
         self.shown, self.switches, self.opens = gr.State(D.DEFAULT), gr.State(0, render=False), gr.State(0, render=False)
 
+    def unchanged(self):
+        return (gr.skip(),) * (len(self.outputs) + 2)
+
     def update(self, dataset, showing, count, args, request):
         """The part's outputs for `dataset`, then the data set and `count` + 1; all skipped where
         the part shows it already (or fails: it says why, and the rest of the page goes on)."""
-        unchanged = (gr.skip(),) * (len(self.outputs) + 2)
         if dataset == showing:
-            return unchanged
+            return self.unchanged()
         try:
             values = () if self.fn is None else friendly(self.fn)(dataset, *args, request=request)
         except gr.Error as exc:
             if exc.visible:
                 gr.Warning(exc.message)
-            return unchanged
+            return self.unchanged()
         return (*(values if len(self.outputs) != 1 else (values,)), dataset, count + 1)
 
 
@@ -601,11 +603,9 @@ def follow_switch(dataset):
         for p in parts:
             n = 3 + len(p.inputs)
             (page_holds_it, showing, switches, *args), values = values[:n], values[n:]
-            skipped = (gr.skip(),) * (len(p.outputs) + 2)
-            out += p.update(dataset, showing, switches, args, request) if page_holds_it else skipped
+            out += p.update(dataset, showing, switches, args, request) if page_holds_it else p.unchanged()
         return tuple(out)
-    return dataset.change(switch_parts, inputs, outputs, api_visibility="private", show_progress="hidden",
-                          concurrency_id=FOLLOW, concurrency_limit=None)
+    return dataset.change(switch_parts, inputs, outputs, **QUICK)
 
 
 def when_switched(tab, dataset, landing=False):
