@@ -370,6 +370,8 @@ def test_the_tabs_explanations_speak_of_the_chosen_data_set(dataset):
         assert "«" not in worded and "»" not in worded, text[:60]
     ds = data.get(dataset)
     assert f"a real {ds.title} {ds.noun} (VAE samples" in components.in_words(generate.INTRO, dataset)
+    assert f"click {'a digit' if dataset == data.DEFAULT else 'an item'} to see it large" in components.in_words(
+        generate.INTRO, dataset)
     assert f"**style** ({ds.style})" in components.in_words(style.INTRO, dataset)
     article = "of a digit into" if dataset == data.DEFAULT else "of an item into"
     assert article in components.in_words(style.INTRO, dataset)

@@ -28,7 +28,7 @@ and $G$ (non-saturating form) minimises $-E_z[\log D(G(z))]$; the bundled $G$ al
 «digits» that a classifier on $D$'s features puts firmly in one class (CatGAN's certainty term).
 Each sample comes from $z \sim N(0, I)$ drawn from the seed; under each «digit» is $D(x)$, the
 discriminator's probability that it is a real «MNIST» «digit» (VAE samples are judged by the GAN's $D$;
-click a «digit» to see it large).
+click «a digit» to see it large).
 The VAE-GAN (Larsen et al. 2016) is a VAE whose decoder is trained as a GAN generator. The bundled
 one started from this GAN: its encoder first learned to invert $G$, then encoder, decoder and $D$
 learned together. Compare its samples with the VAE's blurrier ones.
