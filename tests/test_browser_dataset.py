@@ -77,3 +77,18 @@ def test_switching_to_fashion_shows_clothes_in_every_tab(browser, both_url):  # 
         block(page, "Item B: 28×28 input").locator("img").first.wait_for(timeout=WAIT)
         assert page.locator(".digit-pad:visible").count() == 0
         assert not page.console_errors, page.console_errors
+
+
+def test_a_switch_with_compare_drawn_redraws_its_sphere_without_an_error(browser, both_url):  # noqa: F811
+    """With the Compare tab on the page, a switch relabels the classes on the sphere and redraws it
+    for the new set, and no error toast appears: the sphere once redrew on a `.change` of the input
+    image, which read the class checkboxes before the page had relabelled them, and the server,
+    already holding the new classes, refused the old names."""
+    with app_page(browser, both_url) as page:
+        page.get_by_role("tab", name="Compare").first.click()
+        page.get_by_text("test digits, embedded by", exact=False).first.wait_for(timeout=WAIT)
+        page.get_by_role("radio", name="Fashion-MNIST").check()
+        block(page, "Classes shown").get_by_text("Trouser", exact=True).wait_for(timeout=WAIT)
+        page.get_by_text("test items, embedded by", exact=False).first.wait_for(timeout=WAIT)
+        assert page.locator(".toast-body").count() == 0
+        assert not page.console_errors, page.console_errors

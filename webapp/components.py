@@ -478,7 +478,7 @@ class DigitInput:
         if dataset is not None:
             self.events += follow(tab, dataset, self.switch, [self.draw_tab, self.tabs, self.upload, self.index, *out],
                                   landing=landing)
-        self.sketch.clear(lambda: (None, None), None, out, api_visibility="private")
+        self.cleared = self.sketch.clear(lambda: (None, None), None, out, api_visibility="private")
 
     def switch(self, dataset, request=None):
         """The input for a newly chosen data set: drawing offered only for drawn data sets (for
@@ -498,12 +498,20 @@ class DigitInput:
                 gr.update(label=texts["shown"], value=image),
                 gr.update(value=label, info=texts["info"]))
 
-    def then(self, fn, inputs, outputs, api_name=None, **kw):
-        """Run fn after every way of setting the digit; the first listener carries `api_name`."""
+    def then(self, fn, inputs, outputs, api_name=None, after_clear=False, **kw):
+        """Run fn after every way of setting the digit; the first listener carries `api_name`.
+        Clearing the pad blanks `outputs`, or with `after_clear` runs fn on the empty input.
+
+        Chained to the input's own events, fn reads its other inputs once the page has applied
+        everything the event changed; a `.change` listener on `digit` could read them before
+        that: after a switch, a stale class name that the server's checkbox no longer offers."""
         for i, event in enumerate(self.events):
             public = i == 0 and api_name is not None
             event.success(fn, inputs, outputs, api_name=api_name if public else None,
                           api_visibility="public" if public else "private", **kw)
+        if after_clear:
+            self.cleared.then(fn, inputs, outputs, api_visibility="private", **kw)
+            return
         outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
         blank = (lambda: None) if len(outputs) == 1 else (lambda: (None,) * len(outputs))
         self.sketch.clear(blank, None, outputs, api_visibility="private")

@@ -487,8 +487,10 @@ def build(tab, dataset=None):
     sphere_in, sphere_out = [sphere_model, digits, a.digit, b.digit], [view, note, near]
     explore_inputs = [*sphere_in, index, *extra]
     index.submit(explore, explore_inputs, sphere_out, api_name="explore_sphere", **KEEP)
-    for trigger in (sphere_model.input, digits.input, a.digit.change, b.digit.change):
+    for trigger in (sphere_model.input, digits.input):
         trigger(explore_around, explore_inputs, sphere_out, api_visibility="private", **KEEP)
+    for source in (a, b):
+        source.then(explore_around, explore_inputs, sphere_out, after_clear=True, **KEEP)
     view.pick(pick, [*sphere_in, *extra], [index, *sphere_out], api_visibility="private", **KEEP)
     near.select(pick_neighbour, explore_inputs, [index, *sphere_out], api_visibility="private", **KEEP)
     if dataset is not None:
