@@ -78,6 +78,8 @@ def main(url):
         tab(page, "Compare")
         draw_a_seven(page)                                          # digit A
         page.get_by_role("tab", name="Test set").locator("visible=true").nth(1).click()   # digit B
+        for name in "AB":          # a click before both images are in says that one is missing
+            block(page, f"Digit {name}: 28×28 input").locator("img").first.wait_for(timeout=WAIT)
         page.get_by_role("button", name="Compare").click()
         block(page, "Test embeddings (2-D PCA), A and B marked").locator("img").first.wait_for(timeout=WAIT)
         save(page, "compare", 1900)
@@ -93,8 +95,9 @@ def main(url):
         page.get_by_role("radio", name="Fashion-MNIST").check()
         tab(page, "Style transfer")
         page.get_by_role("tab", name="Test set").locator("visible=true").first.click()
+        # the row's captions, not its label, which changes first
         block(page, "Its style, decoded with each class (T-shirt/top, Trouser, …)").get_by_text(
-            "Trouser").first.wait_for(timeout=WAIT)
+            "Ankle boot").first.wait_for(timeout=WAIT)
         save(page, "style-fashion-mnist", 1700)
         browser.close()
 
