@@ -83,9 +83,13 @@ class ClassifierTrainer(Trainer):
 class AnnealedTrainer(Trainer):
     """Adam with the learning rate annealed to zero along a cosine over the whole run; with
     `weight_decay` > 0, AdamW: every step also shrinks each weight by lr · weight_decay of itself
-    (Loshchilov & Hutter 2019), apart from the gradient's step."""
-    hyper = ("weight_decay",)
+    (Loshchilov & Hutter 2019), apart from the gradient's step. With `ema_decay` > 0 the model
+    handed out holds the exponential moving average of the weights over the steps
+    (w̄ ← d · w̄ + (1 − d) · w after each step), as the GAN's generator does."""
+    hyper = ("weight_decay", "ema_decay")
+    stateful = ("opt", "sched", "ema")
     weight_decay = 0.0
+    ema_decay = 0.0
 
     def setup(self, lr, total_steps):
         if self.weight_decay:
@@ -93,6 +97,20 @@ class AnnealedTrainer(Trainer):
         else:
             super().setup(lr, total_steps)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, total_steps)
+        self.ema = torch.optim.swa_utils.AveragedModel(
+            self.model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.ema_decay),
+            use_buffers=True) if self.ema_decay else None
+
+    def step(self, x, y):
+        logs = super().step(x, y)
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        return logs
+
+    def finish(self, images, labels):
+        if self.ema is not None:
+            self.model.load_state_dict(self.ema.module.state_dict())
+        return super().finish(images, labels)
 
 
 class AutoencoderTrainer(AnnealedTrainer):

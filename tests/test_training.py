@@ -82,8 +82,28 @@ def test_weight_decay_shrinks_weights_apart_from_the_gradient():
         trainer.opt.step()
         for p, b in zip(model.parameters(), before):
             torch.testing.assert_close(p.detach(), b * (1 - 1e-2 * decay))
-    assert training.resolve("vae", limit=64, trainer_args={"weight_decay": 0.1}).trainer_args == {"weight_decay": 0.1}
-    assert training.resolve("vae", limit=64).trainer_args == {"weight_decay": 0.0}
+    assert training.resolve("vae", limit=64, trainer_args={"weight_decay": 0.1}).trainer_args["weight_decay"] == 0.1
+
+
+def test_annealed_trainers_hand_out_the_moving_average_of_the_weights():
+    """With ema_decay d the weights handed out are w̄ ← d · w̄ + (1 − d) · w after each step,
+    starting from the weights after the first step; without it, the last weights."""
+    from deepgen.trainers import VAETrainer
+    x = torch.rand(8, 1, 28, 28)
+    for decay in (0.0, 0.5):
+        torch.manual_seed(0)
+        model = recipes.get("vae").build(latent_dim=2, width=8, hidden=16, deep=False)
+        trainer = VAETrainer(model, 1e-2, 10, ema_decay=decay)
+        steps = []
+        for _ in range(3):
+            trainer.step(x, None)
+            steps.append([p.detach().clone() for p in model.parameters()])
+        trainer.finish(x, None)
+        for i, p in enumerate(model.parameters()):
+            w1, w2, w3 = (s[i] for s in steps)
+            expected = 0.5 * (0.5 * w1 + 0.5 * w2) + 0.5 * w3 if decay else w3
+            torch.testing.assert_close(p.detach(), expected)
+    assert training.resolve("vae", limit=64).trainer_args == {"weight_decay": 0.0, "ema_decay": 0.0}
 
 
 @pytest.mark.parametrize("name", RUNS)
@@ -198,11 +218,13 @@ def _weights(model):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-@pytest.mark.parametrize("name", ["classifier", "vae", "gan", "vaegan", "siamese-sphereface"])
+@pytest.mark.parametrize("name", ["classifier", "vae", "vae-ema", "gan", "vaegan", "siamese-sphereface"])
 def test_a_run_stopped_after_one_epoch_and_resumed_gives_the_same_weights(name, tmp_path):
     torch.use_deterministic_algorithms(True)
     try:
         args = dict(epochs=2, limit=128, batch_size=32, **({"width": 8} if name in ("gan", "vaegan") else {}))
+        if name == "vae-ema":     # the moving average is part of the state
+            name, args["trainer_args"], args["encoder_dropout"] = "vae", {"ema_decay": 0.9}, 0.2
         straight = training.Run(training.resolve(name, **args))
         list(straight.events())
         first = training.Run(training.resolve(name, **args))
