@@ -271,7 +271,7 @@ def test_bundled_cvae_draws_the_class_it_is_given():
     judge = Judge(bundled("classifier"))
     with torch.no_grad():
         samples = bundled("cvae").sample(len(labels), generator=torch.Generator().manual_seed(0), labels=labels)
-    assert (judge.probs(samples).argmax(1) == labels).float().mean() > 0.80   # 0.84 on 10 000; the issue asks 0.90
+    assert (judge.probs(samples).argmax(1) == labels).float().mean() > 0.80   # 0.85 on 10 000; the issue asks 0.90
 
 
 def test_bundled_siamese_arcface_retrieves(fashion_test):
