@@ -196,15 +196,37 @@ def seed_noise(model, seed, n=1):
 
 
 @_no_grad
-def generate(model, n=16, seed=0):
-    """n samples from the prior (G(z) for the GAN, decoded codes for the VAEs), from one seed."""
-    return model.sample(n, generator=torch.Generator().manual_seed(int(seed)))
+def generate(model, n=16, seed=0, dtype=None):
+    """n samples from the prior (G(z) for the GAN, decoded codes for the VAEs), from one seed.
+    With `dtype` (torch.bfloat16) the model computes under autocast at that precision; the codes
+    are drawn and the samples returned in float32."""
+    generator = torch.Generator().manual_seed(int(seed))
+    if dtype is None:
+        return model.sample(n, generator=generator)
+    with torch.autocast(next(model.parameters()).device.type, dtype=dtype):
+        return model.sample(n, generator=generator).float()
+
+
+def native_bfloat16(cpuinfo="/proc/cpuinfo"):
+    """torch.bfloat16 where this machine's CPU does bfloat16 arithmetic itself (AVX-512 BF16 or
+    AMX, as Linux lists its flags), else None: elsewhere bfloat16 is emulated and slower than
+    float32."""
+    try:
+        flags = set(open(cpuinfo).read().split())
+    except OSError:
+        return None
+    return torch.bfloat16 if flags & {"avx512_bf16", "amx_bf16"} else None
 
 
 @_no_grad
-def discriminator_scores(model, images):
-    """D(x): the model's discriminator's probability that x is a real digit."""
-    return model.judge(images)
+def discriminator_scores(model, images, dtype=None):
+    """D(x): the model's discriminator's probability that x is a real digit; with `dtype`
+    (torch.bfloat16) D computes under autocast at that precision, and the scores come back in
+    float32."""
+    if dtype is None:
+        return model.judge(images)
+    with torch.autocast(next(model.parameters()).device.type, dtype=dtype):
+        return model.judge(images).float()
 
 
 def slerp(z0, z1, steps):

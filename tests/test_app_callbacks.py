@@ -8,6 +8,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 from deepgen import inference
@@ -318,6 +319,21 @@ def test_generate():
     for bad in ((0, 0), (0, 65), (-1, 4), ("x", 4)):
         with pytest.raises(gr.Error):
             generate.generate(*bad)
+
+
+def test_generate_draws_at_the_precision_this_cpu_computes_natively(monkeypatch, tmp_path):
+    model, judge = registry.get("gan"), registry.get("gan")
+    for precision in (None, torch.bfloat16):
+        monkeypatch.setattr(generate, "PRECISION", precision)
+        samples, scores, _ = generate._draw_and_judge({"gan": (model, judge)}, 8, 3)["gan"]
+        assert torch.equal(samples, inference.generate(model, 8, 3, dtype=precision))
+        assert torch.equal(scores, inference.discriminator_scores(judge, samples, dtype=precision))
+    cpuinfo = tmp_path / "cpuinfo"
+    for flags, expected in (("fpu avx2 avx512f", None), ("fpu avx512f avx512_bf16", torch.bfloat16),
+                            ("fpu amx_bf16 amx_tile", torch.bfloat16)):
+        cpuinfo.write_text(f"processor : 0\nflags : {flags}\n")
+        assert inference.native_bfloat16(cpuinfo) is expected
+    assert inference.native_bfloat16(tmp_path / "missing") is None
 
 
 def test_interpolate_seeds():

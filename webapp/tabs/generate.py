@@ -1,6 +1,6 @@
 """Generate tab: GAN, VAE-GAN and VAE prior samples side by side, with the discriminators' D(x),
 the time-lapse of the GAN's training played back, and interpolation between two seeds."""
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import gradio as gr
 import pandas as pd
@@ -15,7 +15,10 @@ from ..components import (
 from ..pictures import captioned, digit_grid_html
 
 MAX_SAMPLES = 64
-POOL = ThreadPoolExecutor(3, thread_name_prefix="generate")  # the three models run side by side on 2 cores
+POOL = ThreadPoolExecutor(2, thread_name_prefix="generate")   # one worker a core of the 2 the app is sized for
+# The models draw and judge in bfloat16 where the CPU computes it natively, which is what keeps 64
+# samples of all three under 50 ms on 2 cores (docs/results.md has the timings and what it costs).
+PRECISION = inference.native_bfloat16()
 SOURCES = [("gan", "GAN: G(z)"), ("vaegan", "VAE-GAN: f(z)"), ("vae", "VAE: f(z)")]
 JUDGES = [("gan", "D of the GAN"), ("vaegan", "D of the VAE-GAN")]
 REAL_IMAGES = 512
@@ -53,7 +56,7 @@ def _check(seed, count=1):
 
 def _real_scores(model):
     images, _ = testset.first(REAL_IMAGES, data.dataset_of(model).name)
-    return float(inference.discriminator_scores(model, images).mean())
+    return float(inference.discriminator_scores(model, images, dtype=PRECISION).mean())
 
 
 def _real_mean(judge):
@@ -65,13 +68,27 @@ def _real_mean(judge):
         return None
 
 
-def _draw_and_judge(model, judge, count, seed):
-    """`count` samples of `model` from `seed`, scored by `judge` (or None): (samples, D(x) or None,
-    their HTML grid captioned with D(x)). One job of the pool: drawing, judging and encoding."""
-    samples = inference.generate(model, count, seed)
-    scores = inference.discriminator_scores(judge, samples) if judge is not None else None
-    captions = [f"{v:.2f}" for v in scores.tolist()] if scores is not None else [""] * count
+def _draw(model, count, seed):
+    """`count` samples of `model` from `seed`: one job of the pool."""
+    return inference.generate(model, count, seed, dtype=PRECISION)
+
+
+def _judge(judge, samples):
+    """(samples, their D(x) by `judge` or None, their HTML grid captioned with D(x)): one job of the pool."""
+    scores = inference.discriminator_scores(judge, samples, dtype=PRECISION) if judge is not None else None
+    captions = [f"{v:.2f}" for v in scores.tolist()] if scores is not None else [""] * len(samples)
     return samples, scores, digit_grid_html(captioned(samples, captions), columns=8)
+
+
+def _draw_and_judge(models, count, seed):
+    """{slot: (model, judge or None)} → {slot: `_judge`'s answer for `count` samples from `seed`}.
+    Each model's drawing is a job, and its judging another, sent to the pool as soon as the drawing
+    is done: two workers kept busy by six short jobs finish sooner than three long jobs sharing two
+    cores."""
+    drawn = {POOL.submit(_draw, model, count, seed): slot for slot, (model, _) in models.items()}
+    judged = {drawn[future]: POOL.submit(_judge, models[drawn[future]][1], future.result())
+              for future in as_completed(drawn)}
+    return {slot: future.result() for slot, future in judged.items()}
 
 
 @friendly
@@ -84,18 +101,17 @@ def generate(seed=0, count=16, dataset=data.DEFAULT, request: gr.Request = None)
     judges = {slot: registry.get(slot, session, dataset) for slot, _ in JUDGES
               if registry.available(slot, session, dataset)}
     judge_of = {slot: slot if slot in judges else next(iter(judges), None) for slot, _ in SOURCES}
-    jobs = {slot: POOL.submit(_draw_and_judge, registry.get(slot, session, dataset), judges.get(judge_of[slot]),
-                              count, seed)
-            for slot, _ in SOURCES if registry.available(slot, session, dataset)}
-    if not jobs:
+    shown = _draw_and_judge({slot: (registry.get(slot, session, dataset), judges.get(judge_of[slot]))
+                             for slot, _ in SOURCES if registry.available(slot, session, dataset)}, count, seed)
+    if not shown:
         raise registry.ModelMissing("None of the gan, vaegan and vae checkpoints is there — train them "
                                     f"with `{registry.train_command('gan', dataset)}`, `… vaegan`, `… vae`.")
     pictures, rows = [], []
     for slot, title in SOURCES:
-        if slot not in jobs:
+        if slot not in shown:
             pictures.append(None)
             continue
-        _, scores, picture = jobs[slot].result()
+        _, scores, picture = shown[slot]
         pictures.append(picture)
         if scores is not None:
             rows.append({"samples": title, "judged by": dict(JUDGES)[judge_of[slot]],
