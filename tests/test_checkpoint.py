@@ -20,8 +20,6 @@ MODELS = {
            lambda m: [m(X), m.encode(X), m.decode(Z)]),
     "vae": (lambda: VAE(latent_dim=8, width=8, hidden=32, deep=True),
             lambda m: [*m.encode(X), m.decode(Z)]),
-    "vae-dropout": (lambda: VAE(latent_dim=8, width=8, hidden=32, deep=True, encoder_dropout=0.3),
-                    lambda m: [*m.encode(X), m.decode(Z)]),
     "vae-rows": (lambda: VAE(latent_dim=8, width=8, hidden=32, context_rows=2, context_reach=2,
                              context_channels=4, context_dropout=0.3),
                  lambda m: [*m.encode(X), m.decode(Z), m.decode_logits(Z, X)]),

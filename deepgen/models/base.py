@@ -73,14 +73,12 @@ def fold_batch_norms(layers):
     return nn.Sequential(*out).eval()
 
 
-def conv_encoder(out_features, width=32, hidden=256, in_channels=1, dropout=0.0):
-    """28×28 → 14×14 → 7×7 convolutions, then a hidden layer; ends in `out_features`. With
-    `dropout` > 0, training zeroes that share of the hidden layer's units."""
+def conv_encoder(out_features, width=32, hidden=256, in_channels=1):
+    """28×28 → 14×14 → 7×7 convolutions, then a hidden layer; ends in `out_features`."""
     return nn.Sequential(
         nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2),
         nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2),
         nn.Flatten(), nn.Linear(2 * width * 49, hidden), nn.LeakyReLU(0.2),
-        *([nn.Dropout(dropout)] if dropout else []),   # only where asked: the layers' numbering stays
         nn.Linear(hidden, out_features),
     )
 
