@@ -460,8 +460,9 @@ class DigitInput:
                     self.random = gr.Button("Random", size="md", variant="secondary")
         with gr.Row(equal_height=True):
             self.digit = digit_output(texts["shown"], height=120, scale=3, min_width=120)
+            # wide enough for the longest class name on one line ("T-shirt/top", "Ankle boot")
             self.label = gr.Textbox(label="true label", info=texts["info"], interactive=False,
-                                    scale=1, min_width=90, placeholder="–")
+                                    scale=2, min_width=130, placeholder="–")
         out = [self.digit, self.label]
         self.events = [
             self.sketch.change(sketch_changed, [self.sketch, *extra], out, trigger_mode="always_last",
