@@ -3,6 +3,8 @@
 Images are B×1×28×28 float tensors in [0, 1]; every function runs without gradients.
 """
 import math
+from contextlib import nullcontext
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -200,11 +202,13 @@ def generate(model, n=16, seed=0, dtype=None):
     """n samples from the prior (G(z) for the GAN, decoded codes for the VAEs), from one seed.
     With `dtype` (torch.bfloat16) the model computes under autocast at that precision; the codes
     are drawn and the samples returned in float32."""
-    generator = torch.Generator().manual_seed(int(seed))
-    if dtype is None:
-        return model.sample(n, generator=generator)
-    with torch.autocast(next(model.parameters()).device.type, dtype=dtype):
-        return model.sample(n, generator=generator).float()
+    with _computing_in(model, dtype):
+        return model.sample(n, generator=torch.Generator().manual_seed(int(seed))).float()
+
+
+def _computing_in(model, dtype):
+    """Autocast at `dtype` on the model's device; nothing where `dtype` is None."""
+    return nullcontext() if dtype is None else torch.autocast(next(model.parameters()).device.type, dtype=dtype)
 
 
 def native_bfloat16(cpuinfo="/proc/cpuinfo"):
@@ -212,7 +216,7 @@ def native_bfloat16(cpuinfo="/proc/cpuinfo"):
     AMX, as Linux lists its flags), else None: elsewhere bfloat16 is emulated and slower than
     float32."""
     try:
-        flags = set(open(cpuinfo).read().split())
+        flags = set(Path(cpuinfo).read_text().split())
     except OSError:
         return None
     return torch.bfloat16 if flags & {"avx512_bf16", "amx_bf16"} else None
@@ -223,9 +227,7 @@ def discriminator_scores(model, images, dtype=None):
     """D(x): the model's discriminator's probability that x is a real digit; with `dtype`
     (torch.bfloat16) D computes under autocast at that precision, and the scores come back in
     float32."""
-    if dtype is None:
-        return model.judge(images)
-    with torch.autocast(next(model.parameters()).device.type, dtype=dtype):
+    with _computing_in(model, dtype):
         return model.judge(images).float()
 
 
