@@ -510,3 +510,15 @@ def test_scatter_leaves_points_outside_its_range_out():
     outside = np.asarray(scatter([[5.0, 0.0], [0.0, -3.0]], [1, 2], frame))
     inside = np.asarray(scatter([[0.5, 0.5]], [1], frame))
     assert (outside == blank).all() and (inside != blank).any()
+
+
+@pytest.mark.parametrize("shape, mode", [((28, 28), "L"), ((5, 7, 3), "RGB"), ((9, 4, 4), "RGBA")])
+def test_png_bytes_decode_to_the_picture_they_encode(shape, mode):
+    """The app's own PNG writer (grey, RGB, RGBA), read back by PIL's decoder."""
+    import io
+
+    from webapp.pictures import png_bytes
+    picture = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    decoded = Image.open(io.BytesIO(png_bytes(picture)))
+    assert decoded.mode == mode
+    assert np.array_equal(np.asarray(decoded), picture)

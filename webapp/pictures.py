@@ -5,8 +5,9 @@ captions), not into their pixels."""
 import base64
 import functools
 import html
-import io
 import math
+import struct
+import zlib
 
 import numpy as np
 
@@ -77,13 +78,25 @@ def _png_base64(pixels, shape):
 
 
 def png_bytes(picture, compress_level=1):
-    """A uint8 picture (H×W or H×W×3) as PNG bytes; level 1 by default: the pictures are small and
-    made per request, so encoding fast beats a few bytes."""
-    from PIL import Image
+    """A uint8 picture (H×W grey, H×W×3 RGB or H×W×4 RGBA) as PNG bytes, written here rather than
+    by PIL, whose per-picture overhead is most of the cost for 28×28 digits (a Generate call
+    encodes 192). Rows are stored unfiltered; level 1 by default: the pictures are small and made
+    per request, so encoding fast beats a few bytes."""
+    picture = np.asarray(picture, dtype=np.uint8)
+    height, width = picture.shape[:2]
+    channels = 1 if picture.ndim == 2 else picture.shape[2]
+    rows = np.zeros((height, 1 + width * channels), np.uint8)      # each row: filter byte 0, pixels
+    rows[:, 1:] = picture.reshape(height, width * channels)
+    header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOUR_TYPES[channels], 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), compress_level)) + _png_chunk(b"IEND", b""))
 
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(picture)).save(buffer, format="PNG", compress_level=compress_level)
-    return buffer.getvalue()
+
+_PNG_COLOUR_TYPES = {1: 0, 3: 2, 4: 6}                             # grey, RGB, RGBA
+
+
+def _png_chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def png_data_url(picture, compress_level=1):
