@@ -1,5 +1,7 @@
 """Shared test settings: offline, MNIST from ../shared/data unless DEEPGEN_DATA says otherwise."""
 import os
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +30,18 @@ def mnist_test_slice():
     from deepgen.data import mnist_tensors
     x, y = mnist_tensors(train=False)
     return x[:512], y[:512]
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Every URL fails as it would without a network; the attempts are recorded."""
+    attempts = []
+
+    def no_network(request, *args, **kwargs):
+        attempts.append(getattr(request, "full_url", request))
+        raise urllib.error.URLError("network is unreachable (test)")
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    return attempts
 
 
 def make_checkpoints(folder, slots=None):

@@ -1,7 +1,5 @@
 """Where MNIST comes from, what happens when it is missing, and few-label subsets."""
 import os
-import urllib.error
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -13,18 +11,6 @@ from deepgen import DataMissing
 from deepgen import data as D
 
 SHARED = Path(os.environ["DEEPGEN_DATA"])  # where conftest found MNIST
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    """Every URL fails as it would without a network; the attempts are recorded."""
-    attempts = []
-
-    def no_network(request, *args, **kwargs):
-        attempts.append(getattr(request, "full_url", request))
-        raise urllib.error.URLError("network is unreachable (test)")
-    monkeypatch.setattr(urllib.request, "urlopen", no_network)
-    return attempts
 
 
 def assert_names_both_settings(message, folder):

@@ -4,8 +4,6 @@ Fashion-MNIST checkpoints (their floors, on a subset of the test set)."""
 import dataclasses
 import json
 import os
-import urllib.error
-import urllib.request
 from argparse import Namespace
 from pathlib import Path
 
@@ -29,18 +27,6 @@ TINY = dict(limit=128, epochs=1, batch_size=64, device="cpu", log_every=1)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    """Every URL fails as it would without a network; the attempts are recorded."""
-    attempts = []
-
-    def no_network(request, *args, **kwargs):
-        attempts.append(getattr(request, "full_url", request))
-        raise urllib.error.URLError("network is unreachable (test)")
-    monkeypatch.setattr(urllib.request, "urlopen", no_network)
-    return attempts
 
 
 @pytest.fixture(scope="module")
