@@ -180,6 +180,22 @@ def test_samples_fill_a_phone_width(browser, url):  # noqa: F811
         assert digit["width"] >= 40 and digit["width"] == pytest.approx(digit["height"], abs=2)
 
 
+def test_models_table_keeps_readable_columns_on_a_phone(browser, url):  # noqa: F811
+    with phone_page(browser, url) as page:
+        page.get_by_role("tab", name="Models").first.click()
+        table = page.locator(".models-table")
+        table.get_by_text("classifier", exact=True).first.wait_for(timeout=60_000)
+        headers = table.locator("th.header-cell")
+        widths = [headers.nth(i).bounding_box()["width"] for i in range(headers.count())]
+        cells = table.locator(".virtual-row").first.locator(".body-cell")
+        assert len(widths) == 6 and min(widths) >= 80, widths              # not a letter a line
+        assert [round(cells.nth(i).bounding_box()["width"]) for i in range(6)] == [round(w) for w in widths]
+        viewport = table.locator(".virtual-table-viewport")
+        assert viewport.evaluate("e => e.scrollWidth > e.clientWidth")      # it scrolls sideways ...
+        page.evaluate("window.scrollTo(0, 0)")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 400  # ... and the page does not
+
+
 def test_numbers_are_text_under_the_digits(browser, url):  # noqa: F811
     with app_page(browser, url) as page:
         page.get_by_role("tab", name="Generate").first.click()

@@ -59,6 +59,17 @@ footer { display: none !important; }
 @media (max-width: 640px) {
   .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
   .digits.many .grid-container { grid-template-columns: repeat(6, minmax(0, 1fr)) !important; }
+  /* the models table keeps readable columns (Gradio sizes them as shares of the narrow width, in
+     inline styles) and scrolls sideways */
+  .models-table table, .models-table .virtual-body { width: 810px !important; }
+  .models-table :is(th, td, .body-cell) { width: var(--w) !important; min-width: var(--w) !important;
+                                          max-width: var(--w) !important; flex: 0 0 var(--w) !important; }
+  .models-table :is(th, td, .body-cell):nth-child(1) { --w: 100px; }
+  .models-table :is(th, td, .body-cell):nth-child(2) { --w: 130px; }
+  .models-table :is(th, td, .body-cell):nth-child(3) { --w: 80px; }
+  .models-table :is(th, td, .body-cell):nth-child(4) { --w: 90px; }
+  .models-table :is(th, td, .body-cell):nth-child(5) { --w: 290px; }
+  .models-table :is(th, td, .body-cell):nth-child(6) { --w: 120px; }
 }
 
 /* Dark mode: pictures drawn on white (scatter plots, bar charts) turn dark instead of glaring;

@@ -294,7 +294,7 @@ def build(demo, dataset=None, tab=None):
     extra = [dataset] if dataset is not None else []
     table = gr.Dataframe(value=None, headers=TABLE_COLUMNS,
                          label="The models you see (for the chosen data set) and their test-set metrics",
-                         interactive=False, wrap=True, max_height=460,
+                         interactive=False, wrap=True, max_height=460, elem_classes="models-table",
                          column_widths=["13%", "17%", "7%", "9%", "39%", "15%"])
     demo.load(models_table, extra, table, api_name="models")
     if tab is not None:
