@@ -180,6 +180,19 @@ def test_samples_fill_a_phone_width(browser, url):  # noqa: F811
         assert digit["width"] >= 40 and digit["width"] == pytest.approx(digit["height"], abs=2)
 
 
+def test_latent_pictures_fill_a_phone_width(browser, url):  # noqa: F811
+    with phone_page(browser, url) as page:
+        page.get_by_role("tab", name="Latent space").first.click()
+        for label in ("Decoded 15×15 grid of the 2-D VAE", "Test digits' μ(x), 2-D VAE (click to decode)"):
+            picture = block(page, label)
+            picture.scroll_into_view_if_needed()
+            assert picture.bounding_box()["width"] >= 320, label              # one under the other
+        thumbs = block(page, "Test digits: click one to make it an end")
+        thumbs.scroll_into_view_if_needed()
+        thumbs.locator("img").first.wait_for(timeout=60_000)
+        assert thumbs.locator("img").first.bounding_box()["width"] >= 28        # big enough for a finger
+
+
 def test_models_table_keeps_readable_columns_on_a_phone(browser, url):  # noqa: F811
     with phone_page(browser, url) as page:
         page.get_by_role("tab", name="Models").first.click()

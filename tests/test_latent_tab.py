@@ -247,6 +247,19 @@ def test_the_scatter_shows_the_grid_region(app_checkpoints):
         assert (np.abs(column.astype(int) - [90, 90, 90]).sum(-1) < 60).any(), (x, y)
 
 
+def test_words_drawn_into_the_scatter_have_glyphs_in_its_font():
+    """PIL's default font draws "×", "μ" or "−" as a box: the names written into the plane's
+    pictures keep to characters it has."""
+    import inspect
+
+    from deepgen import data
+    from webapp.pictures import missing_glyphs
+    assert missing_glyphs("15×15 grid") == "×"                              # the check sees a box
+    ellipse_name = inspect.signature(latent_plots.ellipse).parameters["name"].default
+    words = [latent.GRID_NAME, ellipse_name, "A", "B", *(n for d in data.DATASETS for n in data.class_names(d))]
+    assert not [w for w in words if missing_glyphs(w)]
+
+
 def test_hover_decodes_a_point_of_the_plane(app_checkpoints):
     import base64
     import io

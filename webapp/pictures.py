@@ -27,6 +27,13 @@ def font(size=12):
         return ImageFont.load_default()
 
 
+def missing_glyphs(text, size=12):
+    """The characters of `text` that `font(size)` lacks (it draws them all as the same box)."""
+    f, box = font(size), font(size).getmask("\uffff")
+    return "".join(sorted({c for c in text if not c.isspace() and f.getmask(c).size == box.size
+                           and bytes(f.getmask(c)) == bytes(box)}))
+
+
 @functools.lru_cache(maxsize=256)
 def _outlined(text, colour, size):
     """`text` in `colour`, outlined in white, on a transparent RGBA stamp; and its offset from the

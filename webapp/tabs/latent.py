@@ -19,6 +19,7 @@ from ..pictures import Frame, mark, png_data_url, scatter
 N_SLIDERS, RANGE = 32, 3.0
 SCATTER_DIGITS = 5000
 GRID_ROWS = 15
+GRID_NAME = f"{GRID_ROWS}x{GRID_ROWS} grid"     # drawn into the scatter: PIL's default font has no "×"
 KL_DIGITS = 5000            # test digits each dimension's KL is averaged over
 ELBO_SAMPLES = 8            # codes H ∼ Q(H|X) the reconstruction term is averaged over
 INTRO = r"""
@@ -239,7 +240,7 @@ def _scatter(model):
     frame = Frame(-lim, lim, size=440, pad=30)
     img = scatter(mu, labels.numpy(), frame, names=data.class_names(dataset))
     q = float(inference.gaussian_quantiles(2)[1])
-    return latent_plots.region(img, frame, -q, q, f"{GRID_ROWS}×{GRID_ROWS} grid"), frame
+    return latent_plots.region(img, frame, -q, q, GRID_NAME), frame
 
 
 @friendly
@@ -532,9 +533,9 @@ def build(tab, drawn_digit, dataset=None):
     words.intro(GRID_INTRO)
     with gr.Row(equal_height=False):
         grid_img = image_box(label="Decoded 15×15 grid of the 2-D VAE", format="png", interactive=False,
-                            height=480, elem_classes=["pixelated"], scale=3)
+                            height=480, elem_classes=["pixelated"], scale=3, min_width=320)
         scatter_img = image_box(label="Test digits' μ(x), 2-D VAE (click to decode)", format="png",
-                               interactive=False, height=480, scale=3, elem_classes=["plot"],
+                               interactive=False, height=480, scale=3, min_width=320, elem_classes=["plot"],
                                elem_id="latent-scatter")
         with gr.Column(scale=2, min_width=200):
             probe = latent_plots.hover_probe(hover_decode, "latent-scatter")
@@ -561,7 +562,7 @@ def build(tab, drawn_digit, dataset=None):
     words.intro(INTERP_INTRO)
     with gr.Row(equal_height=False):
         gallery = digit_gallery("Test digits: click one to make it an end", columns=5 * THUMBS_PER_CLASS, scale=4,
-                                height="auto")
+                                height="auto", elem_classes=["pickable"])
         gallery.allow_preview = False       # a click picks, rather than opening the picture large
         with gr.Column(scale=1, min_width=200):
             which = gr.Radio(["A", "B"], value="A", label="the next click sets end")
