@@ -193,6 +193,16 @@ def test_latent_pictures_fill_a_phone_width(browser, url):  # noqa: F811
         assert thumbs.locator("img").first.bounding_box()["width"] >= 28        # big enough for a finger
 
 
+def test_sphere_neighbours_show_whole_captions_on_a_phone(browser, url):  # noqa: F811
+    with phone_page(browser, url) as page:
+        page.get_by_role("tab", name="Compare").first.click()
+        labels = page.locator(".neighbours .caption-label")
+        labels.first.wait_for(timeout=60_000)
+        assert labels.count() == 8
+        assert all(re.fullmatch(r"#\d+ · \d · D = \d\.\d{3}", t.strip()) for t in labels.all_inner_texts())
+        assert labels.evaluate_all("ls => ls.every(l => l.scrollWidth <= l.clientWidth + 1)")   # none cut off
+
+
 def test_models_table_keeps_readable_columns_on_a_phone(browser, url):  # noqa: F811
     with phone_page(browser, url) as page:
         page.get_by_role("tab", name="Models").first.click()

@@ -55,11 +55,13 @@ footer { display: none !important; }
    legend and the x-axis title out of sight. Make room for the label below the chart. */
 .block:has(> .vega-embed) { box-sizing: content-box !important; padding-bottom: 44px !important; }
 
-/* A phone: less padding, and the interpolation's test digits ten a row rather than fifteen, so
-   that a finger can pick one. */
+/* A phone: less padding; the interpolation's test digits ten a row rather than fifteen, so that a
+   finger can pick one; the sphere's neighbours four a row, so that their captions fit. */
 @media (max-width: 640px) {
   .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
   .digits.pickable .grid-container { grid-template-columns: repeat(10, minmax(0, 1fr)) !important; }
+  .digits.neighbours .grid-container { grid-template-columns: repeat(4, minmax(0, 1fr)) !important; }
+  .digits.neighbours .caption-label { white-space: normal !important; font-size: 0.75rem !important; }
   /* the models table keeps readable columns (Gradio sizes them as shares of the narrow width, in
      inline styles) and scrolls sideways */
   .models-table table, .models-table .virtual-body { width: 810px !important; }

@@ -483,7 +483,7 @@ def build(tab, dataset=None):
             # error; the tab's callbacks check it (explore says what is wrong, explore_around waits)
             index = gr.Number(label=t["index"], value=0, precision=0)
             note = gr.Markdown(latex_delimiters=LATEX)
-    near = digit_gallery(t["near"], columns=NEIGHBOURS, height="auto")
+    near = digit_gallery(t["near"], columns=NEIGHBOURS, height="auto", elem_classes=["neighbours"])
     sphere_in, sphere_out = [sphere_model, digits, a.digit, b.digit], [view, note, near]
     explore_inputs = [*sphere_in, index, *extra]
     index.submit(explore, explore_inputs, sphere_out, api_name="explore_sphere", **KEEP)
