@@ -80,12 +80,28 @@ class ClassifierTrainer(Trainer):
         return loss, {"loss": loss.detach(), "accuracy": (logits.argmax(1) == y).float().mean().detach()}
 
 
+def moving_average(model, decay, use_buffers=False):
+    """An exponential moving average of `model`'s weights, w̄ ← d · w̄ + (1 − d) · w after each step
+    from the weights after the first, with d warmed up as min(`decay`, (1 + t) / (10 + t)) at the
+    t-th step after it (TensorFlow's ExponentialMovingAverage with num_updates): a short run, such
+    as one trained in the app, is not dominated by the weights of its first steps."""
+    @torch.no_grad()
+    def update(averages, currents, t):
+        d = torch.clamp((1 + t) / (10 + t), max=decay)
+        for average, current in zip(averages, currents):
+            if average.is_floating_point():
+                average.lerp_(current, (1 - d).to(average.dtype))
+            else:                                   # batch norm's count of batches
+                average.copy_(current)
+    return torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=update, use_buffers=use_buffers)
+
+
 class AnnealedTrainer(Trainer):
     """Adam with the learning rate annealed to zero along a cosine over the whole run; with
     `weight_decay` > 0, AdamW: every step also shrinks each weight by lr · weight_decay of itself
     (Loshchilov & Hutter 2019), apart from the gradient's step. With `ema_decay` > 0 the model
-    handed out holds the exponential moving average of the weights over the steps
-    (w̄ ← d · w̄ + (1 − d) · w after each step), as the GAN's generator does."""
+    handed out holds the exponential moving average of the weights over the steps (see
+    `moving_average`), as the GAN's generator does."""
     hyper = ("weight_decay", "ema_decay")
     stateful = ("opt", "sched", "ema")
     weight_decay = 0.0
@@ -97,9 +113,7 @@ class AnnealedTrainer(Trainer):
         else:
             super().setup(lr, total_steps)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, total_steps)
-        self.ema = torch.optim.swa_utils.AveragedModel(
-            self.model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.ema_decay),
-            use_buffers=True) if self.ema_decay else None
+        self.ema = moving_average(self.model, self.ema_decay, use_buffers=True) if self.ema_decay else None
 
     def step(self, x, y):
         logs = super().step(x, y)
@@ -187,8 +201,7 @@ class GANTrainer(Trainer):
     def keep_average_of(self, generator):
         """Track an exponential moving average of `generator`'s weights; `finish` hands it out."""
         self.live = generator
-        self.ema = torch.optim.swa_utils.AveragedModel(
-            generator, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.ema_decay))
+        self.ema = moving_average(generator, self.ema_decay)
 
     def step(self, x, y):
         Dis = self.model.discriminator

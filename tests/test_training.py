@@ -86,11 +86,12 @@ def test_weight_decay_shrinks_weights_apart_from_the_gradient():
 
 
 def test_annealed_trainers_hand_out_the_moving_average_of_the_weights():
-    """With ema_decay d the weights handed out are w̄ ← d · w̄ + (1 − d) · w after each step,
-    starting from the weights after the first step; without it, the last weights."""
+    """With ema_decay d the weights handed out are w̄ ← dₜ · w̄ + (1 − dₜ) · w after each step,
+    starting from the weights after the first step, with dₜ = min(d, (1 + t) / (10 + t)) at the
+    t-th step after it; without it, the last weights."""
     from deepgen.trainers import VAETrainer
     x = torch.rand(8, 1, 28, 28)
-    for decay in (0.0, 0.5):
+    for decay in (0.0, 0.2):
         torch.manual_seed(0)
         model = recipes.get("vae").build(latent_dim=2, width=8, hidden=16, deep=False)
         trainer = VAETrainer(model, 1e-2, 10, ema_decay=decay)
@@ -101,7 +102,8 @@ def test_annealed_trainers_hand_out_the_moving_average_of_the_weights():
         trainer.finish(x, None)
         for i, p in enumerate(model.parameters()):
             w1, w2, w3 = (s[i] for s in steps)
-            expected = 0.5 * (0.5 * w1 + 0.5 * w2) + 0.5 * w3 if decay else w3
+            d1, d2 = 2 / 11, 0.2                     # min(0.2, 2/11), then min(0.2, 3/12)
+            expected = d2 * (d1 * w1 + (1 - d1) * w2) + (1 - d2) * w3 if decay else w3
             torch.testing.assert_close(p.detach(), expected)
     assert training.resolve("vae", limit=64).trainer_args == {"weight_decay": 0.0, "ema_decay": 0.0}
 
@@ -327,17 +329,26 @@ def test_cli_without_data_exits_with_the_clear_message(tmp_path, monkeypatch):
     assert str(empty) in message
 
 
+def moving_average_by_hand(steps, decay):
+    """The moving average of the weights after each of `steps` (dicts of tensors): the first, then
+    w̄ ← dₜ · w̄ + (1 − dₜ) · w with dₜ = min(decay, (1 + t) / (10 + t))."""
+    average = steps[0]
+    for t, live in enumerate(steps[1:], start=1):
+        d = min(decay, (1 + t) / (10 + t))
+        average = {k: d * average[k] + (1 - d) * live[k] for k in live}
+    return average
+
+
 def test_gan_hands_out_the_moving_average_of_its_generator():
     torch.manual_seed(0)
     model = GAN(latent_dim=8, width=4)
     trainer, generator = GANTrainer(model, 1e-2, 10), model.generator
     x, y = torch.rand(16, 1, 28, 28), torch.zeros(16, dtype=torch.long)
-    expected = None
+    steps = []
     for _ in range(4):
         trainer.step(x, y)
-        live = {k: p.detach().clone() for k, p in generator.named_parameters()}
-        expected = live if expected is None else {
-            k: trainer.ema_decay * expected[k] + (1 - trainer.ema_decay) * live[k] for k in live}
+        steps.append(live := {k: p.detach().clone() for k, p in generator.named_parameters()})
+    expected = moving_average_by_hand(steps, trainer.ema_decay)
     assert not torch.allclose(expected["0.weight"], live["0.weight"])
     trainer.finish(x, y)
     for k, p in generator.named_parameters():
@@ -363,12 +374,11 @@ def test_vaegan_trains_the_encoder_alone_then_all_three_then_refits_the_encoder_
         assert set(trainer.step(x, y)) == {"kl", "squared_error", "class_loss"}
     assert unchanged()                                                    # phase 1: the GAN's half untouched
     assert not torch.equal(encoder["0.weight"], model.encoder[0].weight)
-    expected = None
+    steps = []
     for _ in range(3):                                                    # phase 2: all three
         assert {"d_loss", "gen", "certainty"} <= set(trainer.step(x, y))
-        live = {k: p.detach().clone() for k, p in model.decoder.named_parameters()}
-        expected = live if expected is None else {
-            k: trainer.ema_decay * expected[k] + (1 - trainer.ema_decay) * live[k] for k in live}
+        steps.append({k: p.detach().clone() for k, p in model.decoder.named_parameters()})
+    expected = moving_average_by_hand(steps, trainer.ema_decay)
     assert not unchanged()
     encoder = _weights(model.encoder)
     gan_part = {**_weights(model.decoder), **{f"D.{k}": v for k, v in _weights(model.discriminator).items()}}
