@@ -29,9 +29,13 @@ def font(size=12):
 
 def missing_glyphs(text, size=12):
     """The characters of `text` that `font(size)` lacks (it draws them all as the same box)."""
-    f, box = font(size), font(size).getmask("\uffff")
-    return "".join(sorted({c for c in text if not c.isspace() and f.getmask(c).size == box.size
-                           and bytes(f.getmask(c)) == bytes(box)}))
+    f = font(size)
+
+    def drawn(c):
+        mask = f.getmask(c)
+        return mask.size, bytes(mask)
+    box = drawn("\uffff")
+    return "".join(sorted({c for c in text if not c.isspace() and drawn(c) == box}))
 
 
 @functools.lru_cache(maxsize=256)
