@@ -155,7 +155,50 @@ class VAETrainer(AnnealedTrainer):
         return grid(torch.cat([x[:8], rec, self.model.sample(16, generator=g)]), nrow=8)
 
 
+def _guide(num_classes):
+    """A small classifier, trained with the conditional VAE on the same real images, that names
+    the class of the VAE's prior samples for `CVAETrainer`'s `label_weight` term. It is not the
+    data set's bundled classifier that scores the samples afterwards, and is not saved."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * 49, 256), nn.ReLU(), nn.Linear(256, num_classes))
+
+
 class CVAETrainer(VAETrainer):
+    """The slide's −ELBO; with `label_weight` λ > 0, an addition to it, as the GAN's certainty
+    term is to the GAN's game: a guide classifier learns the real images' classes, and the
+    decoder also minimises λ · CE(guide(x̂), y) for a prior sample x̂ ∼ P(X|H, Y = y), H ∼ N(0, I),
+    of each image's label y, so that what it draws for a label looks like that class."""
+    hyper = VAETrainer.hyper + ("label_weight",)
+    stateful = VAETrainer.stateful + ("guide", "guide_opt")
+    label_weight = 0.0
+
+    def setup(self, lr, total_steps):
+        super().setup(lr, total_steps)
+        if self.label_weight:
+            self.guide = _guide(self.model.num_classes).to(self.model._device())
+            self.guide_opt = torch.optim.Adam(self.guide.parameters(), lr=lr)
+
+    def loss(self, x, y):
+        loss, logs = super().loss(x, y)
+        if self.label_weight:
+            logs["guide_accuracy"] = self._train_guide(x, y)
+            self.guide.requires_grad_(False)
+            drawn = F.cross_entropy(self.guide(self.model.sample(len(y), labels=y)), y)
+            self.guide.requires_grad_(True)
+            loss = loss + self.label_weight * drawn
+            logs["label_ce"] = drawn.detach()
+        return loss, logs
+
+    def _train_guide(self, x, y):
+        logits = self.guide(x)
+        self.guide_opt.zero_grad(set_to_none=True)
+        F.cross_entropy(logits, y).backward()
+        average_gradients(self.guide.parameters())
+        self.guide_opt.step()
+        return (logits.argmax(1) == y).float().mean().detach()
+
     @torch.no_grad()
     def preview(self, x, y):
         g = torch.Generator().manual_seed(0)
