@@ -182,8 +182,10 @@ def test_style_transfer_decodes_one_item_in_ten_classes():
 
 
 def test_style_switch_relabels_and_redraws_the_grids_in_class_names():
-    row, used, grid, count, prior, heading, note = style.switched(FASHION)
+    row, used, grid, count, prior, heading, intro, note = style.switched(FASHION)
     assert "Trouser" in row["label"] and "items" in count["label"] and note == ""
+    assert "kinds of clothing" in intro and "10 × that classifier's cross-entropy" in intro   # the label term
+    assert "cross-entropy" not in style.switched(data.DEFAULT)[6]                                 # MNIST's has none
     assert grid["value"] is None and prior["value"] is None                    # MNIST's grids go at once …
     grid, prior = style.grids(2, 0, 1, 0, FASHION)                             # … and are redrawn after
     assert captions(grid)[1:11] == NAMES and captions(prior) == NAMES

@@ -128,8 +128,10 @@ def test_a_recipe_may_give_one_data_set_another_network():
     assert (mnist.model_args["deep"], mnist.model_args["context_rows"]) == (False, 0)
     assert (fashion.model_args["deep"], fashion.model_args["context_rows"]) == (True, 1)
     assert fashion.model_args["latent_dim"] == mnist.model_args["latent_dim"]
+    assert (mnist.trainer_args["label_weight"], fashion.trainer_args["label_weight"]) == (0.0, 10.0)
     model = bundled("cvae")
     assert model.config["deep"] and model.rows is not None   # the bundled one is that network
+    assert model.config["training"]["trainer_args"] == fashion.trainer_args
 
 
 def test_the_checkpoint_carries_its_data_set(tiny_checkpoint):
@@ -257,7 +259,9 @@ def test_bundled_cvae_draws_the_class_it_is_given():
     judge = Judge(bundled("classifier"))
     with torch.no_grad():
         samples = bundled("cvae").sample(len(labels), generator=torch.Generator().manual_seed(0), labels=labels)
-    assert (judge.probs(samples).argmax(1) == labels).float().mean() > 0.80   # 0.85 on 10 000; the issue asks 0.90
+    named_right = judge.probs(samples).argmax(1) == labels
+    assert named_right.float().mean() > 0.95                                  # 0.987 on 10 000; the issue asks 0.90
+    assert all(named_right[labels == c].float().mean() >= 0.85 for c in range(10))   # coats, shirts included
 
 
 def test_bundled_siamese_arcface_retrieves(fashion_test):

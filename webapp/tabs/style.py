@@ -4,7 +4,7 @@ import gradio as gr
 import torch
 
 from deepgen import data as D
-from deepgen import inference
+from deepgen import inference, recipes
 
 from .. import cvae_sliders, preload, registry, testset
 from ..components import (
@@ -109,6 +109,21 @@ def titles(dataset=D.DEFAULT):
             "heading": f"#### Several source {ds.noun}s × ten labels"}
 
 
+def prior_intro(dataset=D.DEFAULT):
+    """What the prior samples below show; for a data set whose CVAE recipe adds the label term
+    (`CVAETrainer.label_weight`), what that term is and why it is there."""
+    ds = D.get(as_dataset(dataset))
+    text = ("#### Samples of the prior, per label\nEach row decodes one $H \\sim N(0, I)$ with the ten "
+            f"labels: one style, ten {'digits' if ds.name == D.DEFAULT else 'kinds of clothing'}.")
+    weight = recipes.get("cvae", ds.name).trainer_args.get("label_weight")
+    if weight:
+        text += (f" The bundled {ds.title} CVAE learnt with one term more than the −ELBO: a separate "
+                 f"classifier names its prior samples, and the decoder also lowers {weight:g} × that "
+                 "classifier's cross-entropy with the label it was given. Without it, most coats and shirts "
+                 "came out as pullovers and T-shirts.")
+    return text
+
+
 def switched(dataset, request: gr.Request = None):
     """This tab for a newly chosen data set: its words and a notice; the old set's grids go (the
     source's row is redrawn by the source's own switch, or emptied where the CVAE is missing)."""
@@ -117,7 +132,7 @@ def switched(dataset, request: gr.Request = None):
     missing = not registry.available("cvae", registry.session_of(request), dataset)
     row = gr.update(label=t["row"], value=None) if missing else gr.update(label=t["row"])
     return (row, "" if missing else gr.skip(), gr.update(label=t["grid"], value=None), gr.update(label=t["count"]),
-            gr.update(label=t["prior"], value=None), t["heading"], on_open(dataset, request))
+            gr.update(label=t["prior"], value=None), t["heading"], prior_intro(dataset), on_open(dataset, request))
 
 
 def _grids(count, seed, rows, prior_seed, dataset, request, wanted=(True, True)):
@@ -171,8 +186,7 @@ def build(tab, dataset=None):
     label_source.input(style_transfer, inputs, outputs, api_visibility="private", show_progress="hidden")
     go.click(style_grid, [count, seed, *extra], grid_img, api_name="style_grid", **KEEP)
 
-    intro("#### Samples of the prior, per label\nEach row decodes one $H \\sim N(0, I)$ with the ten "
-          "labels: one style, ten digits (or ten kinds of clothing).")
+    prior_text = intro(prior_intro())
     with gr.Row(equal_height=True):
         rows = gr.Slider(1, 12, value=5, step=1, label="rows")
         prior_seed = gr.Number(label="seed", value=0, precision=0, min_width=80)
@@ -183,7 +197,7 @@ def build(tab, dataset=None):
                api_visibility="private", **KEEP)
     cvae_sliders.build(tab, dataset)
     if dataset is not None:
-        for event in words.follow(switched, [row, used, grid_img, count, prior_img, heading, status]):
+        for event in words.follow(switched, [row, used, grid_img, count, prior_img, heading, prior_text, status]):
             event.success(grids, [count, seed, rows, prior_seed, dataset], [grid_img, prior_img],
                           api_visibility="private", **KEEP)
     return source
