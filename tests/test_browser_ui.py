@@ -203,6 +203,20 @@ def test_sphere_neighbours_show_whole_captions_on_a_phone(browser, url):  # noqa
         assert labels.evaluate_all("ls => ls.every(l => l.scrollWidth <= l.clientWidth + 1)")   # none cut off
 
 
+def test_a_digits_label_stays_above_its_picture_on_a_phone(browser, url):  # noqa: F811
+    with phone_page(browser, url) as page:
+        page.get_by_role("tab", name="Test set").first.click()
+        for label in ("Your digit: 28×28 input", "VAE f(μ(x))"):
+            shown = block(page, label)
+            picture = shown.locator("img").first
+            picture.wait_for(timeout=60_000)
+            shown.scroll_into_view_if_needed()
+            words, image = shown.locator("label").first.bounding_box(), picture.bounding_box()
+            assert words["y"] + words["height"] <= image["y"] + 1, label           # not over the digit
+            assert image["height"] >= 56 and image["y"] + image["height"] <= shown.bounding_box()["y"] + \
+                shown.bounding_box()["height"] + 1, label                          # whole, and not tiny
+
+
 def test_models_table_keeps_readable_columns_on_a_phone(browser, url):  # noqa: F811
     with phone_page(browser, url) as page:
         page.get_by_role("tab", name="Models").first.click()

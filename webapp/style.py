@@ -7,7 +7,16 @@ CSS = """
 .pixelated img { image-rendering: pixelated; width: 100% !important; height: 100% !important;
                  object-fit: contain; }
 .scaled img { width: 100% !important; height: 100% !important; object-fit: contain; }
-.pixelated .image-frame, .plot .image-frame { padding-top: 30px; box-sizing: border-box; }
+.plot .image-frame { padding-top: 30px; box-sizing: border-box; }
+/* A digit's label above it, not over it: in a narrow column a label such as "Source item: 28×28
+   input" takes two lines, and Gradio's floating label then covered the top of the picture. */
+.pixelated { display: flex !important; flex-direction: column; }
+.pixelated > label[data-testid="block-label"] { position: static !important; flex: none; align-self: flex-start;
+                                                margin-bottom: 2px; }
+.pixelated > :is(.image-container, .empty) { flex: 1 1 0 !important; min-height: 0 !important;
+                                             height: auto !important; align-self: stretch; }
+.pixelated > .image-container > button, .pixelated .image-frame { height: 100% !important; }
+.pixelated .image-container .top-panel { position: absolute; top: -30px; right: 0; }   /* download */
 .intro { margin-bottom: 0.25rem; }
 .intro .katex-display { margin: 0.4em 0; overflow-x: auto; overflow-y: hidden; }
 .notice:empty { display: none; }
