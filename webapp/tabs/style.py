@@ -119,8 +119,8 @@ def prior_intro(dataset=D.DEFAULT):
     if weight:
         text += (f" The bundled {ds.title} CVAE learnt with one term more than the −ELBO: a separate "
                  f"classifier names its prior samples, and the decoder also lowers {weight:g} × that "
-                 "classifier's cross-entropy with the label it was given. Without it, most coats and shirts "
-                 "came out as pullovers and T-shirts.")
+                 "classifier's cross-entropy with the label it was given. Without it, nearly half of its coats "
+                 "and shirts came out as pullovers and T-shirts.")
     return text
 
 
