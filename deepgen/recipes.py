@@ -100,6 +100,7 @@ RECIPES = {r.name: r for r in [
                # clothes: deep layers, drawn row by row, the moving average of the weights handed out, and
                # the label term, without which nearly half of the coats and shirts come out as pullovers
                # and T-shirts
+               "description": "conditional VAE, 6-D code (style transfer), drawn row by row, with the label term",
                "epochs": 17, "trainer_args": {"ema_decay": 0.9995, "label_weight": 10.0}, "model_args": {
                    **CVAE_ARGS, "deep": True, "context_rows": 1, "context_reach": 1, "context_dropout": 0.5}}}),
     Recipe("gan", "DCGAN with CatGAN's class-certainty term for the generator", GAN,

@@ -260,6 +260,13 @@ def test_training_in_the_app_learns_from_the_chosen_set(restore_registry):
     assert ae.shape == (28, 28)
 
 
+def test_a_model_trained_in_the_app_is_described_as_its_recipe_is_for_the_set(restore_registry):
+    list(models.train_model("cvae", 1, None, None, None, 128, FASHION, progress=lambda *a, **k: None))
+    model = registry.get("cvae", dataset=FASHION)
+    assert model.config["description"] == recipes.get("cvae", FASHION).description
+    assert "label term" in model.config["description"] and model.config["training"]["trainer_args"]["label_weight"]
+
+
 # --- the app -----------------------------------------------------------------------------------
 
 FOLLOWERS = {"reconstruct", "style_transfer", "style_grid", "prior_grid", "compare", "compare_when_ready",

@@ -132,6 +132,8 @@ def test_a_recipe_may_give_one_data_set_another_network():
     model = bundled("cvae")
     assert model.config["deep"] and model.rows is not None   # the bundled one is that network
     assert model.config["training"]["trainer_args"] == fashion.trainer_args
+    assert model.config["description"].startswith(recipes.get("cvae", FASHION).description)   # says so
+    assert "label term" in model.config["description"] and "label term" not in recipes.get("cvae").description
 
 
 def test_the_checkpoint_carries_its_data_set(tiny_checkpoint):
@@ -191,6 +193,15 @@ def test_the_cli_records_the_flag_in_the_card(tmp_path):
     assert config["command"] == command and command in (out / "README.md").read_text()
     assert config["training"]["dataset"] == FASHION
     assert D.dataset_of(deepgen.load(out)).name == FASHION
+
+
+def test_the_cli_describes_a_recipe_as_it_is_for_the_data_set(tmp_path):
+    out = tmp_path / "run"
+    main(["cvae", "--dataset", FASHION, "--epochs", "1", "--batch-size", "32", "--limit", "64",
+          "--data-dir", str(SHARED), "--out", str(out)])
+    description = json.loads((out / "config.json").read_text())["description"]
+    assert description == recipes.get("cvae", FASHION).description + "; trained on Fashion-MNIST"
+    assert "with the label term" in description and "with the label term" in (out / "README.md").read_text()
 
 
 @pytest.mark.parametrize("argv,command", [

@@ -144,7 +144,7 @@ def run_training(args, given):
         return
     config = run.config.to_dict()
     config["init"] = config["init"] and Path(config["init"]).name   # the recipe's starting model, not a scratch path
-    description = recipes.get(args.model).description
+    description = recipes.get(args.model, run.config.dataset).description
     if run.config.dataset != D.DEFAULT:
         description += f"; trained on {D.get(run.config.dataset).title}"
     checkpoint.save(run.model.cpu(), out, command=command, metrics=run.metrics, training=config,

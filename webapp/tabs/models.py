@@ -246,7 +246,7 @@ def _train(name, epochs, latent_dim, margin, scale, limit, progress, session, da
     model.metrics = {**{f"train_{k}": round(float(v), 5) for k, v in ev.losses.items()},
                      "train_images": limit, "epochs": epochs, **run.metrics}
     model.config = {"kind": model.kind, "command": command, "training": config.to_dict(),
-                    "description": recipes.get(name).description}
+                    "description": recipes.get(name, dataset).description}
     model.source = f"trained here: {command}"
     registry.put(name, model, session, dataset)
     _progress.pop(session, None)
