@@ -27,6 +27,9 @@ def main(argv=None):
                    "ROOT/<data set>/classifier for the others)")
     p.add_argument("--data-dir", help="folder holding MNIST/, FashionMNIST/ ... (else $DEEPGEN_DATA, else ./data)")
     p.add_argument("--iwae-k", type=int, default=64, help="importance samples for test_nll_iwae")
+    p.add_argument("--refine-steps", type=int, default=0,
+                   help="VAEs: also report test_neg_elbo_refined, the -ELBO with each test image's Q(H|X) fitted "
+                        "to it by this many gradient steps from the encoder's (0: skip; 100 takes minutes)")
     p.add_argument("--per-class", type=int, default=10, help="labels per class for the transfer comparison")
     p.add_argument("--threads", type=int)
     p.add_argument("--dry-run", action="store_true", help="print the table, write no metrics.json")
@@ -68,6 +71,7 @@ def run(folders, args):
         if judge and dataset not in floors and recipe.samples:   # their samples' FID is reported next to real images'
             floors[dataset] = fid_floor(judge, data_dir=args.data_dir)
         metrics = evaluate(model, recipe.evaluate, judge=judge, data_dir=args.data_dir, iwae_k=args.iwae_k,
+                           refine_steps=args.refine_steps,
                            fid_floor=floors.get(dataset))
         if recipe.transfer:
             metrics.update(compare(model, per_class=args.per_class, data_dir=args.data_dir))
