@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from . import losses
+from . import metrics as M
 from .models import CVAE
 
 # Images per forward pass over a whole test set: on a CPU, batches of 100 run 1.5–2.5× faster than
@@ -138,8 +139,6 @@ def calibration(metrics):
 def calibrate(model, images, labels, n_pairs=2000, seed=1):
     """Threshold and logistic calibration of the verdict on pairs of `images` (training digits), as
     `python -m train.evaluate` computes them: the metrics keys `compare` reads."""
-    from . import metrics as M
-
     a_idx, b_idx = M.make_pairs(labels, n_pairs, seed=seed)
     used, where = torch.unique(torch.cat([a_idx, b_idx]), return_inverse=True)   # embed each image once
     e = embed(model, images[used])
@@ -270,7 +269,11 @@ def elbo_terms(model, x, samples=16, seed=0, y=None):
     into its reconstruction term (the mean of −log P(X|H) over `samples` codes H ∼ Q(H|X) drawn
     from `seed`) and its KL term (closed form). Returns {"reconstruction", "kl", "negative_elbo"},
     a tensor of B values each."""
-    mu, logvar = model.encode(x, y)
+    return _elbo_terms_of(model, x, *model.encode(x, y), samples, seed, y)
+
+
+def _elbo_terms_of(model, x, mu, logvar, samples, seed, y=None):
+    """`elbo_terms` for the posterior N(μ, diag exp(logvar)), whatever gave it."""
     g = torch.Generator().manual_seed(int(seed))
     eps = torch.randn((samples, *mu.shape), generator=g)
     h = (mu + (0.5 * logvar).exp() * eps).reshape(-1, mu.shape[1])            # sample-major
@@ -279,6 +282,25 @@ def elbo_terms(model, x, samples=16, seed=0, y=None):
     rec = losses.bernoulli_nll(xs, model.decode_logits(h, x=xs, y=ys)).reshape(samples, -1).mean(0)
     kl = losses.kl_to_standard_normal(mu, logvar)
     return {"reconstruction": rec, "kl": kl, "negative_elbo": rec + kl}
+
+
+@_no_grad
+def posterior_gap(model, x, steps=100, samples=64, k=256, seed=0, y=None):
+    """Slide "VAE": log P(X) − KL[Q(H|X) ‖ P(H|X)] = ELBO, read image by image. Returns B values
+    each of: "encoder", the −ELBO with the encoder's Q; "fitted", the −ELBO with Q fitted to the
+    image alone (`metrics.refined_posterior`, `steps` gradient steps from the encoder's); "nll",
+    −log P(X) estimated by importance sampling (k codes from the fitted Q, an estimate from
+    above). encoder − fitted is the encoder's amortisation gap, fitted − nll at most what a
+    diagonal Gaussian cannot follow of P(H|X). The ELBOs average `samples` codes from `seed`."""
+    mu, logvar = model.encode(x, y)
+    ys = None if y is None else torch.as_tensor(y).reshape(-1)
+    torch.manual_seed(int(seed))
+    fitted = M.refined_posterior(lambda h: losses.bernoulli_nll(x, model.decode_logits(h, x=x, y=ys)),
+                                 mu, logvar, steps)
+    nll = M.iwae_nll(x, lambda h, xs: model.decode_logits(h, x=xs, y=None if ys is None else ys.repeat(k)),
+                     *fitted, k)
+    return {"encoder": _elbo_terms_of(model, x, mu, logvar, samples, seed, y)["negative_elbo"],
+            "fitted": _elbo_terms_of(model, x, *fitted, samples, seed, y)["negative_elbo"], "nll": nll}
 
 
 @_no_grad

@@ -146,10 +146,10 @@ def iwae_nll(x, logits_fn, mu, logvar, k):
     return -(torch.logsumexp(log_w, 0) - math.log(k))
 
 
-def refined_posterior(neg_log_lik, mu, logvar, steps=100, lr=0.05, samples=1):
+def refined_posterior(neg_log_lik, mu, logvar, steps=100, lr=0.02, samples=1):
     """Semi-amortised inference (Kim et al. 2018): Q(H|X) = N(μ, diag exp(logvar)) started at the
     encoder's guess and fitted to each image alone by `steps` Adam steps on its −ELBO (`samples`
-    codes H = μ + σ·ε a step), the decoder held fixed. Slide "VAE":
+    codes H = μ + σ·ε a step; the step size `lr` annealed to 0 on a cosine), the decoder held fixed. Slide "VAE":
     log P(X) − KL[Q(H|X) ‖ P(H|X)] = E_{H∼Q}[log P(X|H)] − KL[Q(H|X) ‖ N(0, I)];
     log P(X) does not depend on Q, so each step that raises the ELBO brings Q nearer the true
     posterior P(H|X). `neg_log_lik(h)` is −log P(X|H = h) of each image (n values) for codes h
@@ -157,7 +157,8 @@ def refined_posterior(neg_log_lik, mu, logvar, steps=100, lr=0.05, samples=1):
     mu, logvar = mu.detach().clone().requires_grad_(), logvar.detach().clone().requires_grad_()
     opt = torch.optim.Adam([mu, logvar], lr=lr)
     with torch.enable_grad():
-        for _ in range(steps):
+        for t in range(steps):
+            opt.param_groups[0]["lr"] = lr * 0.5 * (1 + math.cos(math.pi * t / steps))
             loss = sum(neg_log_lik(L.reparameterize(mu, logvar)).sum() for _ in range(samples)) / samples
             loss = loss + L.kl_to_standard_normal(mu, logvar).sum()
             mu.grad, logvar.grad = torch.autograd.grad(loss, [mu, logvar])
