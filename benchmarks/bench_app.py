@@ -81,6 +81,7 @@ def bench_callbacks(calls):
         "hover over the 2-D plane (server function, PNG data URL)": lambda: latent.hover_decode(rng.uniform(-3, 3, 2)),
         "latent: sort the sliders by KL (tab open)": lambda: latent.sort_sliders(None, *([0.0] * 32)),
         "latent: describe a digit (μ, σ, sample, error map, ELBO)": lambda: latent.describe_digit(a, 0, None, None),
+        "latent: fit Q to the digit shown (50 steps; −log P(X), k = 256)": lambda: latent.fit_posterior(a),
         "latent: pick an interpolation end (3 walks, path)": lambda: latent.pick_end(
             __import__("gradio").SelectData(None, {"index": int(rng.integers(30)), "value": None}), "A", 0, 1, 10),
         "style row (CVAE, 10 labels)": lambda: style.style_transfer(a, label, style.LABEL_SOURCES[0]),

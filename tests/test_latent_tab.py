@@ -193,11 +193,36 @@ def test_describe_a_test_digit_and_draw_another_sample(app_checkpoints, sorted_s
     assert np.array_equal(latent.another_sample(out[1], 0)[0], again)      # the same ε for the same seed
 
 
+def test_fitting_q_to_one_digit_shows_its_amortisation_gap(app_checkpoints):
+    image, _, _ = components.pick_test_digit(1)
+    text = latent.fit_posterior(image)
+    x = components.as_digit(image)
+    model = registry.get("vae")
+    gap = inference.posterior_gap(model, x, latent.FIT_STEPS, samples=latent.ELBO_SAMPLES, k=latent.FIT_K)
+    shown = [float(v) for v in re.findall(r"\*\*(\d+\.\d)\*\* nats", text)]
+    assert shown == [round(float(gap[k][0]), 1) for k in ("encoder", "fitted", "nll")]
+    # the encoder's row is the −ELBO the tab showed above it
+    assert gap["encoder"][0] == inference.elbo_terms(model, x, latent.ELBO_SAMPLES)["negative_elbo"][0]
+    assert "«" not in text and "this digit alone" in text
+    # the words follow the numbers: a gap where fitting gained, none where it did not
+    assert "The 2.0 nats between the two" in latent_plots.gap_text({"encoder": 82.0, "fitted": 80.0, "nll": 78.5},
+                                                                   50, 256)
+    same = latent_plots.gap_text({"encoder": 80.0, "fitted": 80.01, "nll": 78.0}, 50, 256)
+    assert "Fitting gains nothing here" in same and "at least 2.0 nats" in same
+    assert "whole test set" not in same
+    test = {"test_neg_elbo": 91.67, "test_neg_elbo_refined": 88.9, "refine_steps": 100}
+    assert "averages 91.7 nats with the encoder's Q and 88.9 with Q fitted to each «digit» in 100 steps: an " \
+           "amortisation gap of 2.8 nats" in latent_plots.gap_text({"encoder": 82.0, "fitted": 80.0, "nll": 78.5},
+                                                                     50, 256, test)
+
+
 def test_describe_before_drawing_says_so(app_checkpoints):
     with pytest.raises(gr.Error, match="no digit yet"):
         latent.describe_digit(None)
     with pytest.raises(gr.Error, match="first"):
         latent.another_sample(None)
+    with pytest.raises(gr.Error, match="first"):
+        latent.fit_posterior(None)
 
 
 def test_thumbnails_pick_the_interpolation_ends(app_checkpoints):

@@ -13,7 +13,7 @@ from .. import latent_plots, preload, registry, testset
 from ..components import (
     KEEP, LATEX, action, as_digit, as_seed, digit_gallery, digit_output, friendly, image_box, notice,
     notice_box, opening, picture, slider_value)
-from ..components import Words
+from ..components import Words, in_words
 from ..pictures import Frame, mark, png_data_url, scatter
 
 N_SLIDERS, RANGE = 32, 3.0
@@ -21,7 +21,8 @@ SCATTER_DIGITS = 5000
 GRID_ROWS = 15
 GRID_NAME = f"{GRID_ROWS}x{GRID_ROWS} grid"     # drawn into the scatter: PIL's default font has no "×"
 KL_DIGITS = 5000            # test digits each dimension's KL is averaged over
-ELBO_SAMPLES = 8            # codes H ∼ Q(H|X) the reconstruction term is averaged over
+ELBO_SAMPLES = 64           # codes H ∼ Q(H|X) the reconstruction term is averaged over
+FIT_STEPS, FIT_K = 50, 256  # gradient steps that fit Q(H|X) to one digit; importance samples of −log P(X)
 INTRO = r"""
 ### Walk the VAE's latent space
 The VAE models $P(X) = \int_H P(X|h)\,P(h)\,dh$ with the prior $P(H) = N(0, I)$ and learns
@@ -219,6 +220,22 @@ def another_sample(image, seed=0, request: gr.Request = None, dataset=data.DEFAU
     seed = as_seed(seed) + 1
     model = registry.get("vae", registry.session_of(request), dataset)
     return picture(inference.decode(model, inference.posterior_sample(model, as_digit(image, dataset), seed))), seed
+
+
+@friendly
+def fit_posterior(image, request: gr.Request = None, dataset=data.DEFAULT):
+    """The digit shown, its −ELBO with the encoder's Q(H|X), with Q fitted to it alone, and
+    −log P(X) (Markdown, see `latent_plots.gap_text`)."""
+    if image is None:
+        raise ValueError("Press “Drawn digit” or “Use test digit” first.")
+    model = registry.get("vae", registry.session_of(request), dataset)
+    gap = {k: v[0] for k, v in inference.posterior_gap(model, as_digit(image, dataset), FIT_STEPS,
+                                                        samples=ELBO_SAMPLES, k=FIT_K).items()}
+    return in_words(latent_plots.gap_text(gap, FIT_STEPS, FIT_K, getattr(model, "metrics", None)), dataset)
+
+
+def cleared():
+    return ""
 
 
 @friendly
@@ -522,13 +539,17 @@ def build(tab, drawn_digit, dataset=None):
         heat = digit_output("Error −log P(xₚ|μ): black 0, yellow ≥ 1 nat", height=150, min_width=120)
         with gr.Column(min_width=140):
             another = action("Another ε")
+            fit = action("Fit Q to this digit")
             seed = gr.State(0)
     elbo = gr.Markdown(latex_delimiters=LATEX)
+    gap = gr.Markdown(latex_delimiters=LATEX)
     marks = gr.State(None)          # what the scatter shows besides the digits: the ellipse, the path
 
     random_btn.click(code_random_for, [order, dataset], out, api_name="latent_random", **KEEP)
     zero.click(code_zero, [order, dataset], out, api_name="latent_zero", **KEEP)
     another.click(another_sample, [shown, seed, dataset], [sample, seed], api_visibility="private", **KEEP)
+    fit.click(fit_posterior, [shown, dataset], gap, api_visibility="private", **KEEP)
+    shown.change(cleared, None, gap, api_visibility="private", show_progress="hidden")
 
     words.intro(GRID_INTRO)
     with gr.Row(equal_height=False):
