@@ -86,6 +86,23 @@ def test_drawn_digit_before_drawing_keeps_the_sliders(browser, url):  # noqa: F8
         assert decoded.is_visible()
 
 
+def test_fit_q_before_a_digit_says_so_and_after_one_shows_the_gap(browser, url):  # noqa: F811
+    with app_page(browser, url) as page:
+        page.get_by_role("tab", name="Latent space").first.click()
+        block(page, "Decoded f(h)").locator("img").first.wait_for(timeout=60_000)
+        fit = page.get_by_role("button", name="Fit Q to this digit")
+        fit.click()
+        page.get_by_text("Press “Drawn digit” or “Use test digit” first").first.wait_for(timeout=10_000)
+        page.get_by_role("button", name="Use test digit").click()
+        block(page, "Your digit x").locator("img").first.wait_for(timeout=30_000)
+        fit.click()
+        page.get_by_text("Q fitted to this digit alone").first.wait_for(timeout=30_000)
+        assert page.get_by_text("−ELBO with the fitted Q:").first.is_visible()
+        page.get_by_role("button", name="Use test digit").click()      # a new digit: the old numbers go
+        page.get_by_text("Q fitted to this digit alone").first.wait_for(state="hidden", timeout=30_000)
+        assert no_error_badges(page)
+
+
 def test_bad_coordinate_keeps_the_scatter(browser, url):  # noqa: F811
     with app_page(browser, url) as page:
         page.get_by_role("tab", name="Latent space").first.click()
