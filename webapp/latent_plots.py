@@ -119,11 +119,12 @@ def elbo_text(terms, kl_parts, samples, rec_at_mean=None):
     rec, kl, total = (float(terms[k]) for k in ("reconstruction", "kl", "negative_elbo"))
     tr, mm, k, logdet = kl_parts
     lines = [
-        r"$$-\mathrm{ELBO} = \underbrace{-E_{H \sim Q}[\log P(X|H)]}_{\text{reconstruction}}"
-        r" + \underbrace{KL[Q(H|X)\,\|\,N(0, I)]}_{\text{KL}}"
-        f" = {rec:.1f} + {kl:.1f} = {total:.1f}" r"\ \text{nats}$$",
-        r"$$KL = \tfrac12\left(\mathrm{tr}\,\Sigma + \mu^T\mu - k - \log\det\Sigma\right)"
-        f" = \\tfrac12\\left({tr:.1f} + {mm:.1f} - {k} - ({logdet:.1f})\\right) = {kl:.1f}" r"\ \text{nats}$$",
+        r"$$\begin{aligned}-\mathrm{ELBO} &= \underbrace{-E_{H \sim Q}[\log P(X|H)]}_{\text{reconstruction}}"
+        r" + \underbrace{KL[Q(H|X)\,\|\,N(0, I)]}_{\text{KL}} \\"
+        f" &= {rec:.1f} + {kl:.1f} = {total:.1f}" r"\ \text{nats}\end{aligned}$$",
+        r"$$\begin{aligned}KL &= \tfrac12\left(\mathrm{tr}\,\Sigma + \mu^T\mu - k - \log\det\Sigma\right) \\"
+        f" &= \\tfrac12\\left({tr:.1f} + {mm:.1f} - {k} - ({logdet:.1f})\\right) = {kl:.1f}"
+        r"\ \text{nats}\end{aligned}$$",
         f"The reconstruction term is the mean of −log P(X|H) over {samples} samples H = μ + σ·ε; "
         f"the KL term is exact. −ELBO is an upper bound on −log P(X).",
     ]

@@ -18,7 +18,8 @@ CSS = """
 .pixelated > .image-container > button, .pixelated .image-frame { height: 100% !important; }
 .pixelated .image-container .top-panel { position: absolute; top: -30px; right: 0; }   /* download */
 .intro { margin-bottom: 0.25rem; }
-.intro .katex-display { margin: 0.4em 0; overflow-x: auto; overflow-y: hidden; }
+.intro .katex-display { margin: 0.4em 0; }
+.katex-display { overflow-x: auto; overflow-y: hidden; }   /* a formula wider than the column scrolls */
 .notice:empty { display: none; }
 .notice p { color: #b45309; margin: 0.2em 0; }
 .latent-sliders .block { padding: 6px 8px !important; }
@@ -68,6 +69,7 @@ footer { display: none !important; }
    finger can pick one; the sphere's neighbours four a row, so that their captions fit. */
 @media (max-width: 640px) {
   .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
+  .katex-display .katex { font-size: 11.5px !important; }   /* Gradio sets 16px */
   .digits.pickable .grid-container { grid-template-columns: repeat(10, minmax(0, 1fr)) !important; }
   .digits.neighbours .grid-container { grid-template-columns: repeat(4, minmax(0, 1fr)) !important; }
   .digits.neighbours .caption-label { white-space: normal !important; font-size: 0.75rem !important; }

@@ -27,8 +27,8 @@ INTRO = r"""
 ### Walk the VAE's latent space
 The VAE models $P(X) = \int_H P(X|h)\,P(h)\,dh$ with the prior $P(H) = N(0, I)$ and learns
 $Q(H|X) = N(\mu(X), \Sigma(X))$ by maximising the evidence lower bound
-$$\log P(X) - KL[Q(H|X)\,\|\,P(H|X)] = E_{H \sim Q}[\log P(X|H)] - KL[Q(H|X)\,\|\,N(0, I)]$$
-$$KL[Q(H|X)\,\|\,N(0, I)] = \tfrac12\left(\mathrm{tr}\,\Sigma(X) + \mu(X)^T\mu(X) - k - \log\det\Sigma(X)\right)$$
+$$\begin{aligned}\log P(X) - KL[Q(H|X)\,\|\,P(H|X)] &= E_{H \sim Q}[\log P(X|H)] \\ &\quad - KL[Q(H|X)\,\|\,N(0, I)]\end{aligned}$$
+$$\begin{aligned}KL[Q(H|X)\,\|\,N(0, I)] &= \tfrac12\big(\mathrm{tr}\,\Sigma(X) + \mu(X)^T\mu(X) \\ &\quad - k - \log\det\Sigma(X)\big)\end{aligned}$$
 Because the KL term pulls every code towards $N(0, I)$, any point near the origin decodes to a
 plausible «digit». Move a slider (one per dimension $h_i$ of the 32-D code) and the decoder $f(h)$ redraws.
 """

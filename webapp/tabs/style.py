@@ -16,7 +16,7 @@ LABEL_SOURCES = ["classifier's prediction", "true label (test digits)"]
 INTRO = r"""
 ### Style transfer with the conditional VAE
 The CVAE conditions everything on the label $Y$:
-$$\log P(X|Y) - KL[Q(H|X,Y)\,\|\,P(H|X,Y)] = E_{H \sim Q}[\log P(X|H,Y)] - KL[Q(H|X,Y)\,\|\,N(0, I)]$$
+$$\begin{aligned}\log P(X|Y) &- KL[Q(H|X,Y)\,\|\,P(H|X,Y)] \\ &= E_{H \sim Q}[\log P(X|H,Y)] - KL[Q(H|X,Y)\,\|\,N(0, I)]\end{aligned}$$
 Since the decoder is told which «class» to draw, the code $H$ only needs to hold what the label does
 not: the **style** («style»). Encode the style of «a digit» into $H = \mu(X, Y)$, then
 decode it with every label $Y = 0 \ldots 9$.
