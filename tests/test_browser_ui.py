@@ -234,6 +234,24 @@ def test_a_digits_label_stays_above_its_picture_on_a_phone(browser, url):  # noq
                 shown.bounding_box()["height"] + 1, label                          # whole, and not tiny
 
 
+def test_formulas_fit_a_phone(browser, url):  # noqa: F811
+    # the Latent and Style tabs' identities and a digit's filled-in ELBO, whole within the column
+    def shown_formulas(page):
+        return page.locator(".katex-display").evaluate_all(
+            "ds => ds.filter(d => d.offsetParent).map(d => [d.scrollWidth, d.clientWidth, d.textContent.slice(0, 20)])")
+
+    with phone_page(browser, url) as page:
+        page.get_by_role("tab", name="Latent space").first.click()
+        page.get_by_role("button", name="Use test digit").click()
+        page.get_by_text("The reconstruction term is the mean").first.wait_for(timeout=60_000)
+        latent = shown_formulas(page)
+        page.get_by_role("tab", name="Style transfer").first.click()
+        page.get_by_text("Since the decoder is told").first.wait_for(timeout=30_000)
+        style = shown_formulas(page)
+        assert len(latent) == 4 and len(style) == 1
+        assert [w for w in latent + style if w[0] > w[1] + 1] == []
+
+
 def test_models_table_keeps_readable_columns_on_a_phone(browser, url):  # noqa: F811
     with phone_page(browser, url) as page:
         page.get_by_role("tab", name="Models").first.click()
