@@ -67,7 +67,9 @@ def main(url):
         block(page, "Test digits' μ(x), 2-D VAE (click to decode)").locator("img").first.wait_for(timeout=WAIT)
         page.get_by_role("button", name="Drawn digit").click()       # the "7" as a distribution
         block(page, "A sample f(μ + σ·ε)").locator("img").first.wait_for(timeout=WAIT)
-        save(page, "latent", 2200)
+        page.get_by_role("button", name="Fit Q to this digit").click()    # its amortisation gap
+        page.get_by_text("Q fitted to this digit alone").first.wait_for(timeout=WAIT)
+        save(page, "latent", 2500)
 
         tab(page, "Style transfer")
         block(page, "Source (first column, #test index), then labels 0–9").locator("img").first.wait_for(timeout=WAIT)

@@ -355,6 +355,8 @@ def test_metrics_read_as_words_in_a_fixed_order():
                                  "iwae_k": 64, "calibration_a": -9.1})
     assert text == "test accuracy = 0.9951; FID = 0.5912; zeta = 1"
     assert models._metrics_text(["not", "a", "dict"]) == ""
+    vae = models._metrics_text({"test_neg_elbo_refined": 88.7011, "refine_steps": 100, "test_neg_elbo": 91.6718})
+    assert vae == "−ELBO (nats) = 91.67; −ELBO, Q fitted to each digit (nats) = 88.7"
 
 
 def test_load_model(restore_registry, app_checkpoints):

@@ -41,11 +41,12 @@ METRIC_NAMES = {
     "test_accuracy": "test accuracy", "recall_at_1": "recall@1", "verification_accuracy": "verification accuracy",
     "map_at_r": "MAP@R", "roc_auc": "ROC AUC", "threshold": "threshold", "label_accuracy": "label accuracy of samples",
     "fid": "FID", "classifier_score": "classifier score", "ambiguous_share": "ambiguous samples",
-    "test_neg_elbo": "−ELBO (nats)", "test_nll_iwae": "−log P(x), IWAE (nats)", "test_bce": "−log P(x|h) (nats)",
+    "test_neg_elbo": "−ELBO (nats)", "test_neg_elbo_refined": "−ELBO, Q fitted to each digit (nats)",
+    "test_nll_iwae": "−log P(x), IWAE (nats)", "test_bce": "−log P(x|h) (nats)",
     "test_mse": "squared error", "transfer_frozen_accuracy": "frozen encoder + 10 labels a class",
     "transfer_scratch_accuracy": "same labels, from scratch"}
 BOOKKEEPING = {"eval_seconds", "iwae_k", "n_pairs", "fid_floor", "transfer_labels_per_class", "calibration_a",
-               "calibration_b"}
+               "calibration_b", "refine_steps"}
 
 
 def _metrics_text(metrics):
