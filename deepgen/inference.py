@@ -289,9 +289,10 @@ def posterior_gap(model, x, steps=100, samples=64, k=256, seed=0, y=None):
     """Slide "VAE": log P(X) − KL[Q(H|X) ‖ P(H|X)] = ELBO, read image by image. Returns B values
     each of: "encoder", the −ELBO with the encoder's Q; "fitted", the −ELBO with Q fitted to the
     image alone (`metrics.refined_posterior`, `steps` gradient steps from the encoder's); "nll",
-    −log P(X) estimated by importance sampling (k codes from the fitted Q, an estimate from
-    above). encoder − fitted is the encoder's amortisation gap, fitted − nll at most what a
-    diagonal Gaussian cannot follow of P(H|X). The ELBOs average `samples` codes from `seed`."""
+    −log P(X) estimated by importance sampling (k codes from the fitted Q; on average an estimate
+    from above). encoder − fitted is the encoder's amortisation gap; fitted − nll, what is left of
+    KL[Q ‖ P(H|X)], is mostly there because P(H|X) is no Gaussian with a diagonal Σ. The ELBOs
+    average `samples` codes from `seed`, the same for both."""
     mu, logvar = model.encode(x, y)
     ys = None if y is None else torch.as_tensor(y).reshape(-1)
     torch.manual_seed(int(seed))

@@ -149,8 +149,8 @@ def iwae_nll(x, logits_fn, mu, logvar, k):
 def refined_posterior(neg_log_lik, mu, logvar, steps=100, lr=0.02, samples=1):
     """Semi-amortised inference (Kim et al. 2018): Q(H|X) = N(μ, diag exp(logvar)) started at the
     encoder's guess and fitted to each image alone by `steps` Adam steps on its −ELBO (`samples`
-    codes H = μ + σ·ε a step; the step size `lr` annealed to 0 on a cosine), the decoder held fixed. Slide "VAE":
-    log P(X) − KL[Q(H|X) ‖ P(H|X)] = E_{H∼Q}[log P(X|H)] − KL[Q(H|X) ‖ N(0, I)];
+    codes H = μ + σ·ε a step, the step size `lr` annealed to 0 on a cosine), the decoder held
+    fixed. Slide "VAE": log P(X) − KL[Q(H|X) ‖ P(H|X)] = E_{H∼Q}[log P(X|H)] − KL[Q(H|X) ‖ N(0, I)];
     log P(X) does not depend on Q, so each step that raises the ELBO brings Q nearer the true
     posterior P(H|X). `neg_log_lik(h)` is −log P(X|H = h) of each image (n values) for codes h
     (n×d, row j for image j). Returns the fitted (μ, logvar); images do not interact."""
