@@ -285,19 +285,19 @@ def _elbo_terms_of(model, x, mu, logvar, samples, seed, y=None):
 
 
 @_no_grad
-def posterior_gap(model, x, steps=100, samples=64, k=256, seed=0, y=None):
+def posterior_gap(model, x, steps=100, lr=0.02, samples=64, k=256, seed=0, y=None):
     """Slide "VAE": log P(X) − KL[Q(H|X) ‖ P(H|X)] = ELBO, read image by image. Returns B values
     each of: "encoder", the −ELBO with the encoder's Q; "fitted", the −ELBO with Q fitted to the
-    image alone (`metrics.refined_posterior`, `steps` gradient steps from the encoder's); "nll",
-    −log P(X) estimated by importance sampling (k codes from the fitted Q; on average an estimate
-    from above). encoder − fitted is the encoder's amortisation gap; fitted − nll, what is left of
+    image alone (`metrics.refined_posterior`: `steps` gradient steps of size `lr` from the
+    encoder's); "nll", −log P(X) estimated by importance sampling (k codes from the fitted Q; on
+    average an estimate from above). encoder − fitted is the encoder's amortisation gap; fitted − nll, what is left of
     KL[Q ‖ P(H|X)], is mostly there because P(H|X) is no Gaussian with a diagonal Σ. The ELBOs
     average `samples` codes from `seed`, the same for both."""
     mu, logvar = model.encode(x, y)
     ys = None if y is None else torch.as_tensor(y).reshape(-1)
     torch.manual_seed(int(seed))
     fitted = M.refined_posterior(lambda h: losses.bernoulli_nll(x, model.decode_logits(h, x=x, y=ys)),
-                                 mu, logvar, steps)
+                                 mu, logvar, steps, lr)
     nll = M.iwae_nll(x, lambda h, xs: model.decode_logits(h, x=xs, y=None if ys is None else ys.repeat(k)),
                      *fitted, k)
     return {"encoder": _elbo_terms_of(model, x, mu, logvar, samples, seed, y)["negative_elbo"],

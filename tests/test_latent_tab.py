@@ -198,22 +198,23 @@ def test_fitting_q_to_one_digit_shows_its_amortisation_gap(app_checkpoints):
     text = latent.fit_posterior(image)
     x = components.as_digit(image)
     model = registry.get("vae")
-    gap = inference.posterior_gap(model, x, latent.FIT_STEPS, samples=latent.ELBO_SAMPLES, k=latent.FIT_K)
+    gap = inference.posterior_gap(model, x, latent.FIT_STEPS, latent.FIT_LR, samples=latent.FIT_SAMPLES,
+                                  k=latent.FIT_K)
     shown = [float(v) for v in re.findall(r"\*\*(\d+\.\d)\*\* nats", text)]
     assert shown == [round(float(gap[k][0]), 1) for k in ("encoder", "fitted", "nll")]
-    # the encoder's row is the −ELBO the tab showed above it
-    assert gap["encoder"][0] == inference.elbo_terms(model, x, latent.ELBO_SAMPLES)["negative_elbo"][0]
+    # the encoder's row is the tab's −ELBO of the digit, over more codes
+    assert gap["encoder"][0] == inference.elbo_terms(model, x, latent.FIT_SAMPLES)["negative_elbo"][0]
     assert "«" not in text and "this digit alone" in text
     # the words follow the numbers: a gap where fitting gained, none where it did not
     assert "The 2.0 nats between the two" in latent_plots.gap_text({"encoder": 82.0, "fitted": 80.0, "nll": 78.5},
-                                                                   50, 256)
-    same = latent_plots.gap_text({"encoder": 80.0, "fitted": 80.01, "nll": 78.0}, 50, 256)
+                                                                   50, 32, 256)
+    same = latent_plots.gap_text({"encoder": 80.0, "fitted": 80.01, "nll": 78.0}, 50, 32, 256)
     assert "Fitting gains nothing here" in same and "at least 2.0 nats" in same
     assert "whole test set" not in same
     test = {"test_neg_elbo": 91.67, "test_neg_elbo_refined": 88.9, "refine_steps": 100}
     assert "averages 91.7 nats with the encoder's Q and 88.9 with Q fitted to each «digit» in 100 steps: an " \
            "amortisation gap of 2.8 nats" in latent_plots.gap_text({"encoder": 82.0, "fitted": 80.0, "nll": 78.5},
-                                                                     50, 256, test)
+                                                                     50, 32, 256, test)
 
 
 def test_describe_before_drawing_says_so(app_checkpoints):

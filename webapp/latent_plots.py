@@ -134,7 +134,7 @@ def elbo_text(terms, kl_parts, samples, rec_at_mean=None):
     return "\n\n".join(lines)
 
 
-def gap_text(gap, steps, k, metrics=None):
+def gap_text(gap, steps, samples, k, metrics=None):
     """What fitting Q(H|X) to one «digit» alone shows (Markdown with LaTeX, words in «»): `gap` has
     its −ELBO with the encoder's Q ("encoder"), with the fitted Q ("fitted") and −log P(X) ("nll"),
     as `inference.posterior_gap` gives them; the model's `metrics` add the test set's means where
@@ -143,7 +143,7 @@ def gap_text(gap, steps, k, metrics=None):
     lines = [
         f"**Q fitted to this «digit» alone.** The encoder computes $Q(H|X)$ in one pass, with the same weights "
         f"for every «digit». Here μ and log σ² start from the encoder's and take {steps} gradient steps on this "
-        "«digit»'s ELBO, the decoder held fixed:",
+        f"«digit»'s ELBO, the decoder held fixed (each −ELBO below is the mean over the same {samples} codes H ∼ Q):",
         f"- −ELBO with the encoder's Q: **{enc:.1f}** nats\n"
         f"- −ELBO with the fitted Q: **{fit:.1f}** nats\n"
         f"- −log P(X), importance-sampled from the fitted Q (k = {k}): **{nll:.1f}** nats",

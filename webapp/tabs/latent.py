@@ -21,8 +21,9 @@ SCATTER_DIGITS = 5000
 GRID_ROWS = 15
 GRID_NAME = f"{GRID_ROWS}x{GRID_ROWS} grid"     # drawn into the scatter: PIL's default font has no "×"
 KL_DIGITS = 5000            # test digits each dimension's KL is averaged over
-ELBO_SAMPLES = 64           # codes H ∼ Q(H|X) the reconstruction term is averaged over
-FIT_STEPS, FIT_K = 50, 256  # gradient steps that fit Q(H|X) to one digit; importance samples of −log P(X)
+ELBO_SAMPLES = 8            # codes H ∼ Q(H|X) the reconstruction term is averaged over
+# Fit Q to this digit: gradient steps and their size, the codes each −ELBO averages, importance samples of −log P(X)
+FIT_STEPS, FIT_LR, FIT_SAMPLES, FIT_K = 30, 0.05, 32, 128
 INTRO = r"""
 ### Walk the VAE's latent space
 The VAE models $P(X) = \int_H P(X|h)\,P(h)\,dh$ with the prior $P(H) = N(0, I)$ and learns
@@ -229,9 +230,10 @@ def fit_posterior(image, request: gr.Request = None, dataset=data.DEFAULT):
     if image is None:
         raise ValueError("Press “Drawn digit” or “Use test digit” first.")
     model = registry.get("vae", registry.session_of(request), dataset)
-    gap = {k: v[0] for k, v in inference.posterior_gap(model, as_digit(image, dataset), FIT_STEPS,
-                                                        samples=ELBO_SAMPLES, k=FIT_K).items()}
-    return in_words(latent_plots.gap_text(gap, FIT_STEPS, FIT_K, getattr(model, "metrics", None)), dataset)
+    gap = {k: v[0] for k, v in inference.posterior_gap(model, as_digit(image, dataset), FIT_STEPS, FIT_LR,
+                                                        samples=FIT_SAMPLES, k=FIT_K).items()}
+    text = latent_plots.gap_text(gap, FIT_STEPS, FIT_SAMPLES, FIT_K, getattr(model, "metrics", None))
+    return in_words(text, dataset)
 
 
 def cleared():
