@@ -208,6 +208,9 @@ def test_fitting_q_to_one_digit_shows_its_amortisation_gap(app_checkpoints):
     # the words follow the numbers: a gap where fitting gained, none where it did not
     assert "The 2.0 nats between the two" in latent_plots.gap_text({"encoder": 82.0, "fitted": 80.0, "nll": 78.5},
                                                                    50, 32, 256)
+    rounded = latent_plots.gap_text({"encoder": 70.04, "fitted": 67.96, "nll": 66.76}, 30, 32, 128)
+    assert "at least 3.2 nats for the encoder's Q, 1.2 for the fitted one" in rounded
+    assert "The 2.0 nats between the two" in rounded          # 70.0 − 68.0, as shown, not 2.08 → 2.1
     same = latent_plots.gap_text({"encoder": 80.0, "fitted": 80.01, "nll": 78.0}, 50, 32, 256)
     assert "Fitting gains nothing here" in same and "at least 2.0 nats" in same
     assert "whole test set" not in same

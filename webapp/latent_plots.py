@@ -139,7 +139,7 @@ def gap_text(gap, steps, samples, k, metrics=None):
     its −ELBO with the encoder's Q ("encoder"), with the fitted Q ("fitted") and −log P(X) ("nll"),
     as `inference.posterior_gap` gives them; the model's `metrics` add the test set's means where
     `python -m train.evaluate --refine-steps` wrote them."""
-    enc, fit, nll = (float(gap[k_]) for k_ in ("encoder", "fitted", "nll"))
+    enc, fit, nll = (round(float(gap[k_]), 1) for k_ in ("encoder", "fitted", "nll"))   # the differences add up
     lines = [
         f"**Q fitted to this «digit» alone.** The encoder computes $Q(H|X)$ in one pass, with the same weights "
         f"for every «digit». Here μ and log σ² start from the encoder's and take {steps} gradient steps on this "
@@ -161,7 +161,7 @@ def gap_text(gap, steps, samples, k, metrics=None):
     test = metrics or {}
     if all(isinstance(test.get(key), (int, float)) for key in ("test_neg_elbo", "test_neg_elbo_refined",
                                                                   "refine_steps")):
-        enc_all, fit_all = test["test_neg_elbo"], test["test_neg_elbo_refined"]
+        enc_all, fit_all = round(test["test_neg_elbo"], 1), round(test["test_neg_elbo_refined"], 1)
         lines.append(f"Over the whole test set this VAE's −ELBO averages {enc_all:.1f} nats with the encoder's Q and "
                      f"{fit_all:.1f} with Q fitted to each «digit» in {test['refine_steps']} steps: an amortisation "
                      f"gap of {enc_all - fit_all:.1f} nats.")
