@@ -92,3 +92,21 @@ def test_a_switch_with_compare_drawn_redraws_its_sphere_without_an_error(browser
         page.get_by_text("test items, embedded by", exact=False).first.wait_for(timeout=WAIT)
         assert page.locator(".toast-body").count() == 0
         assert not page.console_errors, page.console_errors
+
+
+def test_a_switch_forgets_the_digit_described_in_latent_space(browser, both_url):  # noqa: F811
+    """The digit described under the sliders, its ELBO and its fitted Q belong to the set it came
+    from: after a switch they are gone, not left beside the new set's sliders and scatter."""
+    with app_page(browser, both_url) as page:
+        page.get_by_role("tab", name="Latent space").first.click()
+        page.get_by_role("button", name="Use test digit").click()
+        said = page.get_by_text("The reconstruction term is the mean").first
+        said.wait_for(timeout=WAIT)
+        page.get_by_role("button", name="Fit Q to this digit").click()
+        fitted = page.get_by_text("Q fitted to this digit alone").first
+        fitted.wait_for(timeout=WAIT)
+        page.get_by_role("radio", name="Fashion-MNIST").check()
+        said.wait_for(state="hidden", timeout=WAIT)
+        fitted.wait_for(state="hidden", timeout=WAIT)
+        assert block(page, "Your digit x").locator("img").count() == 0
+        assert not page.console_errors, page.console_errors

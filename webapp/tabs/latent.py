@@ -240,6 +240,12 @@ def cleared():
     return ""
 
 
+def forget_digit():
+    """The digit shown and what was said of it, emptied: after a switch of data set they belong
+    to the other set."""
+    return None, None, None, "", "", ""
+
+
 @friendly
 def manifold(n=GRID_ROWS, session=None, dataset=data.DEFAULT):
     """The 2-D VAE's decoded grid over the Gaussian's quantiles (n×n digits, one picture)."""
@@ -619,5 +625,7 @@ def build(tab, drawn_digit, dataset=None):
                           api_visibility="private", show_progress="hidden").then(
             sort_sliders_for, [order, *sliders, dataset], [order, *out, chart], api_visibility="private", **KEEP)
         switch[0].success(plane_frame, dataset, probe, api_visibility="private", show_progress="hidden")
+        switch[0].success(forget_digit, None, [shown, sample, heat, elbo, gap, text_2d], api_visibility="private",
+                          show_progress="hidden")
         switch[0].success(thumbnails, dataset, gallery, api_visibility="private", **KEEP)
     return sliders
