@@ -295,11 +295,11 @@ def posterior_gap(model, x, steps=100, lr=0.02, samples=64, k=256, seed=0, y=Non
     average `samples` codes from `seed`, the same for both."""
     mu, logvar = model.encode(x, y)
     ys = None if y is None else torch.as_tensor(y).reshape(-1)
-    torch.manual_seed(int(seed))
+    g = torch.Generator().manual_seed(int(seed))
     fitted = M.refined_posterior(lambda h: losses.bernoulli_nll(x, model.decode_logits(h, x=x, y=ys)),
-                                 mu, logvar, steps, lr)
+                                 mu, logvar, steps, lr, generator=g)
     nll = M.iwae_nll(x, lambda h, xs: model.decode_logits(h, x=xs, y=None if ys is None else ys.repeat(k)),
-                     *fitted, k)
+                     *fitted, k, generator=g)
     return {"encoder": _elbo_terms_of(model, x, mu, logvar, samples, seed, y)["negative_elbo"],
             "fitted": _elbo_terms_of(model, x, *fitted, samples, seed, y)["negative_elbo"], "nll": nll}
 

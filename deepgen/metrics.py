@@ -132,12 +132,13 @@ def log_normal(h, mu, logvar):
     return -0.5 * (((h - mu) ** 2) / logvar.exp() + logvar + math.log(2 * math.pi)).sum(-1)
 
 
-def iwae_nll(x, logits_fn, mu, logvar, k):
+def iwae_nll(x, logits_fn, mu, logvar, k, generator=None):
     """Importance-weighted estimate of −log p(x) (Burda et al. 2016) with k samples of Q(H|X):
     −log (1/k) Σᵢ p(x|hᵢ) p(hᵢ) / q(hᵢ|x). `logits_fn(h, xs)` decodes the k·n codes h, row j
-    scoring image xs[j] (a row-by-row decoder needs it; the others may ignore it)."""
+    scoring image xs[j] (a row-by-row decoder needs it; the others may ignore it). The codes come
+    from `generator` (else torch's global one)."""
     n, d = mu.shape
-    eps = torch.randn(k, n, d, device=mu.device)
+    eps = torch.randn(k, n, d, generator=generator).to(mu.device)
     h = mu + (0.5 * logvar).exp() * eps
     xs = x.repeat(k, 1, 1, 1)
     logits = logits_fn(h.reshape(k * n, d), xs)
@@ -146,20 +147,23 @@ def iwae_nll(x, logits_fn, mu, logvar, k):
     return -(torch.logsumexp(log_w, 0) - math.log(k))
 
 
-def refined_posterior(neg_log_lik, mu, logvar, steps=100, lr=0.02, samples=1):
+def refined_posterior(neg_log_lik, mu, logvar, steps=100, lr=0.02, samples=1, generator=None):
     """Semi-amortised inference (Kim et al. 2018): Q(H|X) = N(μ, diag exp(logvar)) started at the
     encoder's guess and fitted to each image alone by `steps` Adam steps on its −ELBO (`samples`
     codes H = μ + σ·ε a step, the step size `lr` annealed to 0 on a cosine), the decoder held
     fixed. Slide "VAE": log P(X) − KL[Q(H|X) ‖ P(H|X)] = E_{H∼Q}[log P(X|H)] − KL[Q(H|X) ‖ N(0, I)];
     log P(X) does not depend on Q, so each step that raises the ELBO brings Q nearer the true
     posterior P(H|X). `neg_log_lik(h)` is −log P(X|H = h) of each image (n values) for codes h
-    (n×d, row j for image j). Returns the fitted (μ, logvar); images do not interact."""
+    (n×d, row j for image j). The codes' ε come from `generator` (else torch's global one).
+    Returns the fitted (μ, logvar); images do not interact."""
     mu, logvar = mu.detach().clone().requires_grad_(), logvar.detach().clone().requires_grad_()
     opt = torch.optim.Adam([mu, logvar], lr=lr)
     with torch.enable_grad():
         for t in range(steps):
             opt.param_groups[0]["lr"] = lr * 0.5 * (1 + math.cos(math.pi * t / steps))
-            loss = sum(neg_log_lik(L.reparameterize(mu, logvar)).sum() for _ in range(samples)) / samples
+            codes = (mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator).to(mu.device)
+                     for _ in range(samples))
+            loss = sum(neg_log_lik(h).sum() for h in codes) / samples
             loss = loss + L.kl_to_standard_normal(mu, logvar).sum()
             mu.grad, logvar.grad = torch.autograd.grad(loss, [mu, logvar])
             opt.step()
