@@ -51,9 +51,10 @@ def evaluate_ae(model, test, **_):
             "test_mse": float(L.autoencoder_error(x, torch.sigmoid(logits)).mean())}
 
 
-def _vae_bounds(x, y, encode, decode_logits, k, batch_size=500):
-    """Mean −ELBO (one sample) and IWAE −log p(x) (k samples); `decode_logits(h, x, y)` scores
-    the images x given codes h (and labels y, which the plain VAE ignores)."""
+def _vae_bounds(x, y, encode, decode_logits, k, refine_steps=0, batch_size=500):
+    """Mean −ELBO (one sample) and IWAE −log p(x) (k samples), and with `refine_steps` the −ELBO
+    with Q fitted to each image (`_refined_bound`); `decode_logits(h, x, y)` scores the images x
+    given codes h (and labels y, which the plain VAE ignores)."""
     torch.manual_seed(0)
     neg_elbo, nll = [], []
     with torch.no_grad():
@@ -63,8 +64,11 @@ def _vae_bounds(x, y, encode, decode_logits, k, batch_size=500):
             logits = decode_logits(L.reparameterize(mu, logvar), xb, yb)
             neg_elbo.append(L.negative_elbo(xb, logits, mu, logvar))
             nll.append(M.iwae_nll(xb, lambda h, xs: decode_logits(h, xs, yb.repeat(k)), mu, logvar, k))
-    return {"test_neg_elbo": float(torch.cat(neg_elbo).mean()), "test_nll_iwae": float(torch.cat(nll).mean()),
-            "iwae_k": k}
+    out = {"test_neg_elbo": float(torch.cat(neg_elbo).mean()), "test_nll_iwae": float(torch.cat(nll).mean()),
+           "iwae_k": k}
+    if refine_steps:
+        out.update(_refined_bound(x, y, encode, decode_logits, refine_steps))
+    return out
 
 
 def _refined_bound(x, y, encode, decode_logits, steps, batch_size=500):
@@ -86,9 +90,7 @@ def _refined_bound(x, y, encode, decode_logits, steps, batch_size=500):
 
 def evaluate_vae(model, test, judge=None, n_samples=10000, iwae_k=64, fid_floor=None, refine_steps=0, **_):
     x, y = test
-    out = _vae_bounds(x, y, model.encode, model.decode_logits, iwae_k)
-    if refine_steps:
-        out.update(_refined_bound(x, y, model.encode, model.decode_logits, refine_steps))
+    out = _vae_bounds(x, y, model.encode, model.decode_logits, iwae_k, refine_steps)
     if judge is not None:
         with torch.no_grad():
             samples = model.sample(n_samples, generator=torch.Generator().manual_seed(0))
@@ -98,9 +100,7 @@ def evaluate_vae(model, test, judge=None, n_samples=10000, iwae_k=64, fid_floor=
 
 def evaluate_cvae(model, test, judge=None, iwae_k=64, per_label=1000, refine_steps=0, **_):
     x, y = test
-    out = _vae_bounds(x, y, model.encode, model.decode_logits, iwae_k)
-    if refine_steps:
-        out.update(_refined_bound(x, y, model.encode, model.decode_logits, refine_steps))
+    out = _vae_bounds(x, y, model.encode, model.decode_logits, iwae_k, refine_steps)
     if judge is not None:
         labels = torch.arange(10).repeat_interleave(per_label)
         with torch.no_grad():

@@ -290,9 +290,9 @@ def posterior_gap(model, x, steps=100, lr=0.02, samples=64, k=256, seed=0, y=Non
     each of: "encoder", the −ELBO with the encoder's Q; "fitted", the −ELBO with Q fitted to the
     image alone (`metrics.refined_posterior`: `steps` gradient steps of size `lr` from the
     encoder's); "nll", −log P(X) estimated by importance sampling (k codes from the fitted Q; on
-    average an estimate from above). encoder − fitted is the encoder's amortisation gap; fitted − nll, what is left of
-    KL[Q ‖ P(H|X)], is mostly there because P(H|X) is no Gaussian with a diagonal Σ. The ELBOs
-    average `samples` codes from `seed`, the same for both."""
+    average an estimate from above). encoder − fitted is the encoder's amortisation gap; fitted −
+    nll, what is left of KL[Q ‖ P(H|X)], is mostly there because P(H|X) is no Gaussian with a
+    diagonal Σ. The ELBOs average `samples` codes from `seed`, the same for both."""
     mu, logvar = model.encode(x, y)
     ys = None if y is None else torch.as_tensor(y).reshape(-1)
     g = torch.Generator().manual_seed(int(seed))

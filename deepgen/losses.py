@@ -54,9 +54,12 @@ def negative_elbo(x, logits, mu, logvar):
     return bernoulli_nll(x, logits) + kl_to_standard_normal(mu, logvar)
 
 
-def reparameterize(mu, logvar):
-    """H = μ + σ·ε, ε ∼ N(0, I): a sample of Q(H|X) that gradients flow through."""
-    return mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+def reparameterize(mu, logvar, generator=None):
+    """H = μ + σ·ε, ε ∼ N(0, I): a sample of Q(H|X) that gradients flow through; ε comes from
+    `generator` where one is given, else from torch's global generator."""
+    eps = torch.randn_like(mu) if generator is None else \
+        torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)
+    return mu + (0.5 * logvar).exp() * eps
 
 
 def contrastive_loss(distance, same, margin):

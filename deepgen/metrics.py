@@ -161,9 +161,7 @@ def refined_posterior(neg_log_lik, mu, logvar, steps=100, lr=0.02, samples=1, ge
     with torch.enable_grad():
         for t in range(steps):
             opt.param_groups[0]["lr"] = lr * 0.5 * (1 + math.cos(math.pi * t / steps))
-            codes = (mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator).to(mu.device)
-                     for _ in range(samples))
-            loss = sum(neg_log_lik(h).sum() for h in codes) / samples
+            loss = sum(neg_log_lik(L.reparameterize(mu, logvar, generator)).sum() for _ in range(samples)) / samples
             loss = loss + L.kl_to_standard_normal(mu, logvar).sum()
             mu.grad, logvar.grad = torch.autograd.grad(loss, [mu, logvar])
             opt.step()
