@@ -140,13 +140,28 @@ class AutoencoderTrainer(AnnealedTrainer):
 
 
 class VAETrainer(AnnealedTrainer):
-    """The slide's −ELBO for the VAE and, with the label, for the conditional VAE."""
+    """The slide's −ELBO for the VAE and, with the label, for the conditional VAE. With
+    `kl_warmup` > 0 the KL term's weight rises from 0 to 1 over that share of the run's steps
+    (the warm-up of Sønderby et al. 2016): early on the code is free to carry the digit, and
+    more of its dimensions stay in use. The logged −ELBO is always the slide's, weight 1."""
+    hyper = AnnealedTrainer.hyper + ("kl_warmup",)
+    kl_warmup = 0.0
+
+    def setup(self, lr, total_steps):
+        super().setup(lr, total_steps)
+        self.total_steps = total_steps
+
+    def kl_weight(self):
+        """The KL term's weight at this step: min(1, steps taken / (kl_warmup · all the run's steps))."""
+        if not self.kl_warmup:
+            return 1.0
+        return min(1.0, self.sched.last_epoch / (self.kl_warmup * self.total_steps))
 
     def loss(self, x, y):
         mu, logvar = self.model.encode(x, y)
         logits = self.model.decode_logits(L.reparameterize(mu, logvar), x, y)
         rec, kl = L.bernoulli_nll(x, logits).mean(), L.kl_to_standard_normal(mu, logvar).mean()
-        return rec + kl, {"neg_elbo": (rec + kl).detach(), "bce": rec.detach(), "kl": kl.detach()}
+        return rec + self.kl_weight() * kl, {"neg_elbo": (rec + kl).detach(), "bce": rec.detach(), "kl": kl.detach()}
 
     @torch.no_grad()
     def preview(self, x, y):

@@ -95,6 +95,20 @@ def test_vae(x, latent, deep):
     assert samples.shape == (6, 1, 28, 28) and in_unit_range(samples)
 
 
+def test_vae_encoder_of_its_own_width_and_depth(x):
+    """The encoder may be wider and deeper than the decoder: `encoder_deep` adds a 3×3 convolution
+    at 14×14 and at 7×7; the body that transfer learning reuses ends in `encoder_hidden` features."""
+    plain, deep = (VAE(width=8, hidden=16, encoder_width=12, encoder_hidden=40, encoder_deep=d).eval()
+                   for d in (False, True))
+    kernels = [[m.kernel_size for m in model.encoder if isinstance(m, torch.nn.Conv2d)] for model in (plain, deep)]
+    assert kernels == [[(4, 4), (4, 4)], [(4, 4), (3, 3), (4, 4), (3, 3)]]
+    assert deep.encoder[2].in_channels == 12 and deep.encoder[6].out_channels == 24
+    assert deep.decoder[0].out_features == 16                   # the decoder keeps its own sizes
+    mu, logvar = deep.encode(x)
+    assert mu.shape == logvar.shape == (B, 32)
+    assert deep.feature_body()(x).shape == (B, 40)
+
+
 def test_row_vae_scores_each_row_given_only_the_rows_above(x):
     model = VAE(latent_dim=2, deep=True, context_rows=2, context_reach=1).eval()
     h = torch.randn(B, 2, generator=torch.Generator().manual_seed(1))

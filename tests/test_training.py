@@ -105,7 +105,28 @@ def test_annealed_trainers_hand_out_the_moving_average_of_the_weights():
             d1, d2 = 2 / 11, 0.2                     # min(0.2, 2/11), then min(0.2, 3/12)
             expected = d2 * (d1 * w1 + (1 - d1) * w2) + (1 - d2) * w3 if decay else w3
             torch.testing.assert_close(p.detach(), expected)
-    assert training.resolve("vae", limit=64).trainer_args == {"weight_decay": 0.0, "ema_decay": 0.0}
+    assert training.resolve("vae", limit=64).trainer_args["ema_decay"] == 0.0
+
+
+def test_kl_warmup_raises_the_kl_terms_weight_to_one():
+    """With kl_warmup w over a run of T steps the loss is BCE + min(1, t / (w · T)) · KL after t
+    steps; the logged −ELBO is BCE + KL throughout. Ten steps, w = 0.5: 0, 0.2, 0.4, …, 1, 1."""
+    from deepgen.trainers import VAETrainer
+    torch.manual_seed(0)
+    x = torch.rand(8, 1, 28, 28)
+    model = recipes.get("vae").build(latent_dim=2, width=8, hidden=16, deep=False, encoder_width=8,
+                                     encoder_hidden=16, encoder_deep=False)
+    trainer = VAETrainer(model, 1e-3, 10, kl_warmup=0.5)
+    for t, weight in enumerate([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.0, 1.0]):
+        torch.manual_seed(t)
+        loss, logs = trainer.loss(x, None)
+        assert trainer.kl_weight() == pytest.approx(weight)
+        torch.testing.assert_close(loss, logs["bce"] + weight * logs["kl"])
+        torch.testing.assert_close(logs["neg_elbo"], logs["bce"] + logs["kl"])
+        assert logs["kl"] > 0
+        torch.manual_seed(t)
+        trainer.step(x, None)
+    assert VAETrainer(model, 1e-3, 10).kl_weight() == 1.0
 
 
 @pytest.mark.parametrize("name", RUNS)

@@ -73,11 +73,15 @@ def fold_batch_norms(layers):
     return nn.Sequential(*out).eval()
 
 
-def conv_encoder(out_features, width=32, hidden=256, in_channels=1):
-    """28×28 → 14×14 → 7×7 convolutions, then a hidden layer; ends in `out_features`."""
+def conv_encoder(out_features, width=32, hidden=256, in_channels=1, deep=False):
+    """28×28 → 14×14 → 7×7 convolutions, then a hidden layer; ends in `out_features`. `deep` adds
+    a 3×3 convolution at 14×14 and at 7×7, as `conv_decoder`'s does."""
+    def refine(channels):
+        return [nn.Conv2d(channels, channels, 3, 1, 1), nn.LeakyReLU(0.2)] if deep else []
+
     return nn.Sequential(
-        nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2),
-        nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2), *refine(width),
+        nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2), *refine(2 * width),
         nn.Flatten(), nn.Linear(2 * width * 49, hidden), nn.LeakyReLU(0.2),
         nn.Linear(hidden, out_features),
     )

@@ -70,10 +70,11 @@ class VAE(DeepgenModel):
 
     def __init__(self, latent_dim: int = 32, width: int = 32, hidden: int = 256, deep: bool = False,
                  context_rows: int = 0, context_reach: int = 1, context_channels: int = 32,
-                 context_dropout: float = 0.0, encoder_width: int | None = None, encoder_hidden: int | None = None):
+                 context_dropout: float = 0.0, encoder_width: int | None = None, encoder_hidden: int | None = None, encoder_deep: bool = False):
         super().__init__()
         self.latent_dim = latent_dim
-        self.encoder = conv_encoder(2 * latent_dim, encoder_width or width, encoder_hidden or hidden)
+        self.encoder = conv_encoder(2 * latent_dim, encoder_width or width, encoder_hidden or hidden,
+                                    deep=encoder_deep)
         self.decoder = conv_decoder(latent_dim, width, hidden, deep, context_channels if context_rows else 1)
         self.rows = RowContext(context_channels, context_rows, context_reach, context_dropout) if context_rows else None
 
