@@ -98,7 +98,9 @@ def evaluate_vae(model, test, judge=None, n_samples=10000, iwae_k=64, fid_floor=
     return out
 
 
-def evaluate_cvae(model, test, judge=None, iwae_k=64, per_label=1000, refine_steps=0, **_):
+def evaluate_cvae(model, test, judge=None, iwae_k=64, per_label=1000, fid_floor=None, refine_steps=0, **_):
+    """The VAE's bounds; prior samples, `per_label` of each label, scored as every generator's are,
+    and by the share the classifier names as the label they were drawn for."""
     x, y = test
     out = _vae_bounds(x, y, model.encode, model.decode_logits, iwae_k, refine_steps)
     if judge is not None:
@@ -106,6 +108,7 @@ def evaluate_cvae(model, test, judge=None, iwae_k=64, per_label=1000, refine_ste
         with torch.no_grad():
             samples = model.sample(len(labels), generator=torch.Generator().manual_seed(0), labels=labels)
         out["label_accuracy"] = float((judge.probs(samples).argmax(1) == labels).double().mean())
+        out.update(judge.sample_scores(samples, x), fid_floor=fid_floor)
     return out
 
 

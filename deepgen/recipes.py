@@ -99,7 +99,7 @@ RECIPES = {r.name: r for r in [
            T.VAETrainer, 20, 128, 1e-3, E.evaluate_vae, requires={"latent_dim": 2},
            datasets={"fashion-mnist": {"epochs": 8}}),
     Recipe("cvae", "conditional VAE, 6-D code (style transfer)", CVAE, CVAE_ARGS,
-           T.CVAETrainer, 24, 128, 1e-3, E.evaluate_cvae,
+           T.CVAETrainer, 24, 128, 1e-3, E.evaluate_cvae, samples=True,
            datasets={"fashion-mnist": {
                # clothes: deep layers, drawn row by row, the moving average of the weights handed out, and
                # the label term, without which nearly half of the coats and shirts come out as pullovers

@@ -17,7 +17,7 @@ METRIC_KEYS = {   # what each evaluator writes
     E.evaluate_classifier: {"test_accuracy"},
     E.evaluate_ae: {"test_bce", "test_mse"},
     E.evaluate_vae: {"test_neg_elbo", "test_nll_iwae"},
-    E.evaluate_cvae: {"test_neg_elbo", "test_nll_iwae", "label_accuracy"},
+    E.evaluate_cvae: {"test_neg_elbo", "test_nll_iwae", "label_accuracy", "fid", "classifier_score", "ambiguous_share"},
     E.evaluate_generator: {"fid", "classifier_score", "ambiguous_share", "fid_floor"},
     E.evaluate_siamese: {"recall_at_1", "map_at_r", "verification_accuracy", "roc_auc", "threshold"},
 }
