@@ -185,7 +185,7 @@ class CVAETrainer(VAETrainer):
     term is to the GAN's game: a guide classifier learns the real images' classes, and the
     decoder also minimises λ · CE(guide(x̂), y) for a prior sample x̂ ∼ P(X|H, Y = y), H ∼ N(0, I),
     of each image's label y, so that what it draws for a label looks like that class."""
-    hyper = VAETrainer.hyper + ("label_weight",)
+    hyper = AnnealedTrainer.hyper + ("label_weight",)   # no KL warm-up: the bundled CVAEs trained without
     stateful = VAETrainer.stateful + ("guide", "guide_opt")
     label_weight = 0.0
 
