@@ -86,8 +86,8 @@ RECIPES = {r.name: r for r in [
            datasets={"fashion-mnist": {"epochs": 20}}),
     Recipe("ae", "convolutional autoencoder, 16-D code", Autoencoder, {"latent_dim": 16},
            T.AutoencoderTrainer, 5, 128, 1e-3, E.evaluate_ae, transfer=True),
-    # a wider, deeper encoder with weight decay: the −ELBO's gap to a Q fitted to each test digit
-    # is the encoder's failure to generalise (docs/results.md)
+    # an encoder wider and deeper than the decoder, weight decay and a KL warm-up: the gap between
+    # the −ELBO and that of a Q fitted to each test digit is the encoder's (docs/results.md)
     Recipe("vae", "variational autoencoder, 32-D code", VAE,
            {"latent_dim": 32, "width": 48, "hidden": 256, "deep": True,
             "encoder_width": 64, "encoder_hidden": 512, "encoder_deep": True},

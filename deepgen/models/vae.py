@@ -70,7 +70,8 @@ class VAE(DeepgenModel):
 
     def __init__(self, latent_dim: int = 32, width: int = 32, hidden: int = 256, deep: bool = False,
                  context_rows: int = 0, context_reach: int = 1, context_channels: int = 32,
-                 context_dropout: float = 0.0, encoder_width: int | None = None, encoder_hidden: int | None = None, encoder_deep: bool = False):
+                 context_dropout: float = 0.0, encoder_width: int | None = None, encoder_hidden: int | None = None,
+                 encoder_deep: bool = False):
         super().__init__()
         self.latent_dim = latent_dim
         self.encoder = conv_encoder(2 * latent_dim, encoder_width or width, encoder_hidden or hidden,
