@@ -147,15 +147,12 @@ class VAETrainer(AnnealedTrainer):
     hyper = AnnealedTrainer.hyper + ("kl_warmup",)
     kl_warmup = 0.0
 
-    def setup(self, lr, total_steps):
-        super().setup(lr, total_steps)
-        self.total_steps = total_steps
-
     def kl_weight(self):
-        """The KL term's weight at this step: min(1, steps taken / (kl_warmup · all the run's steps))."""
+        """The KL term's weight at this step: min(1, steps taken / (kl_warmup · all the run's steps)),
+        both counted by the learning rate's cosine schedule."""
         if not self.kl_warmup:
             return 1.0
-        return min(1.0, self.sched.last_epoch / (self.kl_warmup * self.total_steps))
+        return min(1.0, self.sched.last_epoch / (self.kl_warmup * self.sched.T_max))
 
     def loss(self, x, y):
         mu, logvar = self.model.encode(x, y)
