@@ -138,8 +138,7 @@ def iwae_nll(x, logits_fn, mu, logvar, k, generator=None):
     scoring image xs[j] (a row-by-row decoder needs it; the others may ignore it). The codes come
     from `generator` (else torch's global one)."""
     n, d = mu.shape
-    eps = torch.randn(k, n, d, generator=generator).to(mu.device)
-    h = mu + (0.5 * logvar).exp() * eps
+    h = L.reparameterize(mu.expand(k, n, d), logvar.expand(k, n, d), generator)
     xs = x.repeat(k, 1, 1, 1)
     logits = logits_fn(h.reshape(k * n, d), xs)
     log_px_h = -L.bernoulli_nll(xs, logits).reshape(k, n)
