@@ -275,8 +275,8 @@ def elbo_terms(model, x, samples=16, seed=0, y=None):
 def _elbo_terms_of(model, x, mu, logvar, samples, seed, y=None):
     """`elbo_terms` for the posterior N(μ, diag exp(logvar)), whatever gave it."""
     g = torch.Generator().manual_seed(int(seed))
-    eps = torch.randn((samples, *mu.shape), generator=g)
-    h = (mu + (0.5 * logvar).exp() * eps).reshape(-1, mu.shape[1])            # sample-major
+    h = losses.reparameterize(mu.expand(samples, *mu.shape), logvar.expand(samples, *mu.shape), g)
+    h = h.reshape(-1, mu.shape[1])                                             # sample-major
     xs = x.repeat(samples, 1, 1, 1)
     ys = None if y is None else torch.as_tensor(y).reshape(-1).repeat(samples)
     rec = losses.bernoulli_nll(xs, model.decode_logits(h, x=xs, y=ys)).reshape(samples, -1).mean(0)
